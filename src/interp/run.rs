@@ -1,0 +1,570 @@
+//! Running the program as `__main__` the way `python` does: a script, standard input, a
+//! directory or zip with `__main__.py`, `-m module`, `-m module:function`, and the REPL.
+//!
+//! Scripts are compiled and evaluated from Rust, so no frame of ours ever shows in a
+//! traceback; `-m` goes through `runpy._run_module_as_main` like `python -m`, so its
+//! tracebacks match python's too.
+
+use std::ffi::{CString, OsString};
+use std::io::{IsTerminal, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
+use pyo3::prelude::*;
+use pyo3::ffi;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+
+/// What runs as `__main__`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `jurigged path/app.py` (the path as given).
+    Script(PathBuf),
+    /// `jurigged -` or `jurigged < program.py`: the program is read from standard input.
+    Stdin,
+    /// `jurigged -m package.module`.
+    Module(String),
+    /// `jurigged -m package.module:function`: import the module, call the function.
+    Call { module: String, function: String },
+    /// `jurigged` at a terminal: the interactive prompt.
+    Repl,
+}
+
+/// How the process should end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    pub code: i32,
+    /// An uncaught KeyboardInterrupt ends the process by SIGINT, as python does, so the
+    /// shell sees "killed by Ctrl-C" (status 130).
+    pub keyboard_interrupt: bool,
+}
+
+impl Exit {
+    const OK: Exit = Exit {
+        code: 0,
+        keyboard_interrupt: false,
+    };
+
+    fn code(code: i32) -> Exit {
+        Exit {
+            code,
+            keyboard_interrupt: false,
+        }
+    }
+}
+
+/// Everything needed to run the program once the interpreter is up.
+#[derive(Debug)]
+pub struct Launch {
+    pub target: Target,
+    /// `-i`: the prompt after the program, in its namespace.
+    pub interactive: bool,
+    /// Our own command line, for `sys.orig_argv`.
+    pub orig_argv: Vec<OsString>,
+}
+
+/// `sys.argv` for a target, as `python` would set it. (A script named `-` keeps its name:
+/// the caller passes it as the first argument.)
+pub fn program_argv(target: &Target, args: &[OsString], own_name: &OsString) -> Vec<OsString> {
+    let first = match target {
+        Target::Script(path) => path.as_os_str().to_owned(),
+        Target::Stdin | Target::Repl => OsString::new(),
+        // runpy replaces "-m" with the module's file once it is found.
+        Target::Module(_) => OsString::from("-m"),
+        Target::Call { .. } => own_name.clone(),
+    };
+    std::iter::once(first).chain(args.iter().cloned()).collect()
+}
+
+/// Runs the program and, with `-i`, the prompt after it. Returns how the process should end.
+pub fn run(py: Python<'_>, launch: &Launch) -> Exit {
+    if let Err(err) = set_orig_argv(py, &launch.orig_argv) {
+        err.print(py);
+    }
+    let outcome = match &launch.target {
+        Target::Script(path) => run_script_path(py, path),
+        Target::Stdin => run_stdin(py),
+        Target::Module(module) => run_module(py, module),
+        Target::Call { module, function } => call_function(py, module, function),
+        Target::Repl => return run_repl(py, true),
+    };
+    let exit = match outcome {
+        Ok(exit) => exit,
+        Err(err) => report_uncaught(py, err, launch.interactive),
+    };
+    if launch.interactive {
+        if let Target::Call { module, .. } = &launch.target {
+            // The prompt runs in the called module's namespace, as in jurigged 0.6.
+            if let Err(err) = use_module_as_main(py, module) {
+                err.print(py);
+            }
+        }
+        return run_repl(py, false);
+    }
+    exit
+}
+
+fn set_orig_argv(py: Python<'_>, argv: &[OsString]) -> PyResult<()> {
+    let list = PyList::empty(py);
+    for arg in argv {
+        list.append(fs_decode(py, arg.as_bytes())?)?;
+    }
+    py.import("sys")?.setattr("orig_argv", list)
+}
+
+/// Decodes bytes from the OS like Python does (`os.fsdecode`, surrogateescape).
+fn fs_decode<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: the pointer and length describe `bytes`, which outlives the call.
+    unsafe {
+        let decoded = ffi::PyUnicode_DecodeFSDefaultAndSize(
+            bytes.as_ptr().cast(),
+            bytes.len() as ffi::Py_ssize_t,
+        );
+        Bound::from_owned_ptr_or_err(py, decoded)
+    }
+}
+
+/// Inserts `path` at `sys.path[0]` unless `-P`/PYTHONSAFEPATH asks not to.
+fn insert_path0(py: Python<'_>, path: &[u8]) -> PyResult<()> {
+    let sys = py.import("sys")?;
+    if sys.getattr("flags")?.getattr("safe_path")?.is_truthy()? {
+        return Ok(());
+    }
+    sys.getattr("path")?
+        .cast_into::<PyList>()?
+        .insert(0, fs_decode(py, path)?)
+}
+
+fn cwd_bytes() -> Vec<u8> {
+    std::env::current_dir()
+        .map(|dir| dir.into_os_string().as_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+fn run_script_path(py: Python<'_>, given: &Path) -> PyResult<Exit> {
+    // python makes the script's path absolute without normalising it.
+    let absolute = std::env::current_dir()
+        .map(|cwd| cwd.join(given))
+        .unwrap_or_else(|_| given.to_path_buf());
+    let absolute_bytes = absolute.as_os_str().as_bytes();
+    if let Some(exit) = run_main_importer(py, absolute_bytes)? {
+        return Ok(exit);
+    }
+    let source = match std::fs::read(&absolute) {
+        Ok(source) => source,
+        Err(err) => {
+            let mut stderr = std::io::stderr();
+            let _ = writeln!(
+                stderr,
+                "jurigged: can't open file {}: {}",
+                py_repr(&absolute.to_string_lossy()),
+                errno_text(&err)
+            );
+            return Ok(Exit::code(2));
+        }
+    };
+    // sys.path[0] is the directory of the script with symlinks resolved.
+    let real = std::fs::canonicalize(&absolute).unwrap_or(absolute.clone());
+    let dir = real.parent().map(Path::as_os_str).unwrap_or_default();
+    insert_path0(py, dir.as_bytes())?;
+    let filename = fs_decode(py, absolute_bytes)?;
+    run_source(py, &filename, &source)
+}
+
+/// A directory or zip file with a `__main__.py` runs that module, as in python. Returns
+/// `None` for an ordinary file.
+fn run_main_importer(py: Python<'_>, path: &[u8]) -> PyResult<Option<Exit>> {
+    let path = fs_decode(py, path)?;
+    let sys = py.import("sys")?;
+    let mut importer = None;
+    for hook in sys.getattr("path_hooks")?.try_iter()? {
+        if let Ok(found) = hook?.call1((&path,)) {
+            importer = Some(found);
+            break;
+        }
+    }
+    if importer.is_none() {
+        return Ok(None);
+    }
+    sys.getattr("path")?.cast_into::<PyList>()?.insert(0, &path)?;
+    let runpy = py.import("runpy")?;
+    // Look the module up first so a missing __main__ is reported under our name.
+    let error_type = runpy.getattr("_Error")?;
+    if let Err(err) = runpy
+        .getattr("_get_main_module_details")?
+        .call1((&error_type,))
+    {
+        if err.is_instance(py, &error_type) {
+            return Ok(Some(report_startup_error(py, &err)));
+        }
+        return Err(err);
+    }
+    runpy.getattr("_run_module_as_main")?.call1(("__main__", false))?;
+    Ok(Some(Exit::OK))
+}
+
+fn run_stdin(py: Python<'_>) -> PyResult<Exit> {
+    insert_path0(py, b"")?;
+    let mut source = Vec::new();
+    if let Err(err) = std::io::stdin().lock().read_to_end(&mut source) {
+        let _ = writeln!(std::io::stderr(), "jurigged: can't read standard input: {err}");
+        return Ok(Exit::code(1));
+    }
+    let filename = PyString::new(py, "<stdin>");
+    run_source(py, filename.as_any(), &source)
+}
+
+/// Runs source code in `__main__` like `PyRun_SimpleFileObject`: `__file__`, `__cached__`
+/// and `__loader__` set while it runs, output flushed after.
+fn run_source(py: Python<'_>, filename: &Bound<'_, PyAny>, source: &[u8]) -> PyResult<Exit> {
+    let main = main_module(py)?;
+    let globals = main.getattr("__dict__")?.cast_into::<PyDict>()?;
+    let set_file = !globals.contains("__file__")?;
+    if set_file {
+        globals.set_item("__file__", filename)?;
+        globals.set_item("__cached__", py.None())?;
+    }
+    let loader = py
+        .import("_frozen_importlib_external")?
+        .getattr("SourceFileLoader")?
+        .call1(("__main__", filename))?;
+    globals.set_item("__loader__", loader)?;
+    let result = compile_and_eval(py, filename, source, &globals);
+    flush_std_streams(py);
+    if set_file {
+        let _ = globals.del_item("__file__");
+        let _ = globals.del_item("__cached__");
+    }
+    result.map(|()| Exit::OK)
+}
+
+fn compile_and_eval(
+    py: Python<'_>,
+    filename: &Bound<'_, PyAny>,
+    source: &[u8],
+    globals: &Bound<'_, PyDict>,
+) -> PyResult<()> {
+    if source.contains(&0) {
+        // The file parser's wording, not compile()'s ("source code string ...").
+        let error = py.import("builtins")?.getattr("SyntaxError")?.call1((
+            "source code cannot contain null bytes",
+            (filename, 1, 0, ""),
+        ))?;
+        return Err(PyErr::from_value(error));
+    }
+    let builtins = py.import("builtins")?;
+    let code = builtins.getattr("compile")?.call1((
+        PyBytes::new(py, source),
+        filename,
+        "exec",
+        0,
+        true,
+    ))?;
+    // SAFETY: `code` is a code object from compile(); `globals` is a dict. Evaluating from
+    // Rust adds no Python frame, so tracebacks start at the script like python's.
+    unsafe {
+        let result = ffi::PyEval_EvalCode(code.as_ptr(), globals.as_ptr(), globals.as_ptr());
+        Bound::from_owned_ptr_or_err(py, result).map(drop)
+    }
+}
+
+fn main_module(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    py.import("sys")?.getattr("modules")?.get_item("__main__")
+}
+
+fn run_module(py: Python<'_>, module: &str) -> PyResult<Exit> {
+    insert_path0(py, &cwd_bytes())?;
+    let runpy = py.import("runpy")?;
+    // Look the module up first so "No module named x" is reported under our name rather
+    // than python's (runpy prefixes sys.executable).
+    let error_type = runpy.getattr("_Error")?;
+    if let Err(err) = runpy
+        .getattr("_get_module_details")?
+        .call1((module, &error_type))
+    {
+        if err.is_instance(py, &error_type) {
+            return Ok(report_startup_error(py, &err));
+        }
+        return Err(err);
+    }
+    runpy
+        .getattr("_run_module_as_main")?
+        .call1((module, true))?;
+    Ok(Exit::OK)
+}
+
+/// `-m module:function`: the module is imported under its own name and the function is
+/// called without arguments. An int it returns is the exit status, like a console script.
+fn call_function(py: Python<'_>, module: &str, function: &str) -> PyResult<Exit> {
+    insert_path0(py, &cwd_bytes())?;
+    let imported = match py.import(module) {
+        Ok(imported) => imported.into_any(),
+        Err(err) if is_missing_module(py, &err, module) => {
+            return Ok(report_startup_error(py, &err));
+        }
+        Err(err) => return Err(err),
+    };
+    let mut target = imported;
+    for part in function.split('.') {
+        target = match target.getattr(part) {
+            Ok(found) => found,
+            Err(_) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "jurigged: module '{module}' has no function '{function}'"
+                );
+                return Ok(Exit::code(1));
+            }
+        };
+    }
+    let result = target.call0()?;
+    flush_std_streams(py);
+    if let Ok(code) = result.extract::<i32>() {
+        if !result.is_instance_of::<pyo3::types::PyBool>() {
+            return Ok(Exit::code(code));
+        }
+    }
+    Ok(Exit::OK)
+}
+
+/// True when `err` says that `module` itself (or a parent package) does not exist, as
+/// opposed to an import failing inside the module.
+fn is_missing_module(py: Python<'_>, err: &PyErr, module: &str) -> bool {
+    if !err.is_instance_of::<pyo3::exceptions::PyModuleNotFoundError>(py) {
+        return false;
+    }
+    let missing: Option<String> = err
+        .value(py)
+        .getattr("name")
+        .ok()
+        .and_then(|name| name.extract().ok());
+    missing.is_some_and(|name| module == name || module.starts_with(&format!("{name}.")))
+}
+
+fn use_module_as_main(py: Python<'_>, module: &str) -> PyResult<()> {
+    let imported = py.import(module)?;
+    py.import("sys")?
+        .getattr("modules")?
+        .set_item("__main__", imported)
+}
+
+/// Prints a one-line startup error (`jurigged: No module named x`) and returns status 1.
+fn report_startup_error(py: Python<'_>, err: &PyErr) -> Exit {
+    let text = err
+        .value(py)
+        .str()
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    let _ = writeln!(std::io::stderr(), "jurigged: {text}");
+    Exit::code(1)
+}
+
+/// Reports an exception that escaped the program, like `PyErr_Print`: SystemExit gives its
+/// status, anything else prints its traceback through `sys.excepthook` and gives 1. With
+/// `-i` the interpreter runs in inspect mode, so SystemExit is printed like any error.
+fn report_uncaught(py: Python<'_>, err: PyErr, interactive: bool) -> Exit {
+    if err.is_instance_of::<PySystemExit>(py) && !interactive {
+        return Exit::code(system_exit_status(py, err.value(py)));
+    }
+    let keyboard_interrupt = err.is_instance_of::<PyKeyboardInterrupt>(py);
+    print_exception(py, err);
+    Exit {
+        code: 1,
+        keyboard_interrupt,
+    }
+}
+
+/// Prints an exception through `sys.excepthook` and records it in `sys.last_value`.
+fn print_exception(py: Python<'_>, err: PyErr) {
+    err.restore(py);
+    // SAFETY: an exception is set just above; PyErr_PrintEx(1) consumes it.
+    unsafe { ffi::PyErr_PrintEx(1) };
+    flush_std_streams(py);
+}
+
+/// The exit status of a SystemExit, as `_Py_HandleSystemExit` computes it: `None` is 0, an
+/// int is itself, anything else is printed to stderr and gives 1.
+fn system_exit_status(py: Python<'_>, value: &Bound<'_, PyAny>) -> i32 {
+    let code = value.getattr("code").unwrap_or_else(|_| value.clone());
+    if code.is_none() {
+        return 0;
+    }
+    if code.is_instance_of::<pyo3::types::PyInt>() {
+        // C's (int)PyLong_AsLong: wraps like python does for huge values.
+        return code.extract::<i64>().map(|c| c as i32).unwrap_or(-1);
+    }
+    let written = py.import("sys").and_then(|sys| {
+        let stderr = sys.getattr("stderr")?;
+        if stderr.is_none() {
+            let _ = writeln!(std::io::stderr(), "{code}");
+            return Ok(());
+        }
+        stderr.call_method1("write", (code.str()?,))?;
+        stderr.call_method1("write", ("\n",))?;
+        Ok(())
+    });
+    if let Err(err) = written {
+        err.print(py);
+    }
+    1
+}
+
+/// Flushes sys.stdout and sys.stderr, ignoring errors, as python does after a run.
+fn flush_std_streams(py: Python<'_>) {
+    if let Ok(sys) = py.import("sys") {
+        for name in ["stdout", "stderr"] {
+            if let Ok(stream) = sys.getattr(name) {
+                if !stream.is_none() && stream.call_method0("flush").is_err() {
+                    // SAFETY: clearing the error we just caused is always allowed.
+                    unsafe { ffi::PyErr_Clear() };
+                }
+            }
+        }
+    }
+}
+
+unsafe extern "C" {
+    /// The C library's standard input, which CPython's REPL reads (with readline on a tty).
+    static mut stdin: *mut libc::FILE;
+}
+
+/// The interactive prompt, as `python` runs it: banner (for a bare `jurigged` only),
+/// readline, PYTHONSTARTUP, `sys.__interactivehook__`, then the read-eval-print loop.
+fn run_repl(py: Python<'_>, bare: bool) -> Exit {
+    let stdin_tty = std::io::stdin().is_terminal();
+    if bare {
+        let _ = insert_path0(py, b"");
+        let quiet = py
+            .import("sys")
+            .and_then(|sys| sys.getattr("flags")?.getattr("quiet")?.is_truthy())
+            .unwrap_or(false);
+        if !quiet {
+            let version = Python::version_str();
+            let platform = py
+                .import("sys")
+                .and_then(|sys| sys.getattr("platform")?.extract::<String>())
+                .unwrap_or_default();
+            let _ = write!(
+                std::io::stderr(),
+                "Python {version} on {platform}\nType \"help\", \"copyright\", \"credits\" or \"license\" for more information.\n"
+            );
+        }
+    }
+    if stdin_tty && py.import("readline").is_err() {
+        // SAFETY: clearing the failed optional import.
+        unsafe { ffi::PyErr_Clear() };
+    }
+    if bare {
+        run_startup_file(py);
+    }
+    if let Ok(sys) = py.import("sys") {
+        if let Ok(hook) = sys.getattr("__interactivehook__") {
+            if let Err(err) = hook.call0() {
+                err.print(py);
+            }
+        }
+    }
+    leave_inspect_mode();
+    let filename = CString::from(c"<stdin>");
+    let mut flags = ffi::PyCompilerFlags {
+        cf_flags: 0,
+        cf_feature_version: py.version_info().minor as i32,
+    };
+    // SAFETY: the main thread is attached; `stdin` is the C library's stream. On `exit()`
+    // CPython finalizes and exits the process itself, exactly as `python` does.
+    let result = unsafe { ffi::PyRun_AnyFileExFlags(stdin, filename.as_ptr(), 0, &mut flags) };
+    Exit::code(i32::from(result != 0))
+}
+
+/// Runs the file named by PYTHONSTARTUP before the first prompt; its errors are printed.
+fn run_startup_file(py: Python<'_>) {
+    let ignore_env = py
+        .import("sys")
+        .and_then(|sys| sys.getattr("flags")?.getattr("ignore_environment")?.is_truthy())
+        .unwrap_or(true);
+    let Some(path) = std::env::var_os("PYTHONSTARTUP").filter(|p| !p.is_empty() && !ignore_env)
+    else {
+        return;
+    };
+    let Ok(source) = std::fs::read(&path) else {
+        return;
+    };
+    let outcome = fs_decode(py, path.as_bytes()).and_then(|name| run_source(py, &name, &source));
+    if let Err(err) = outcome {
+        print_exception(py, err);
+    }
+}
+
+/// Clears `inspect` so that `exit()` at the prompt ends the process (pymain_set_inspect).
+fn leave_inspect_mode() {
+    unsafe extern "C" {
+        fn _Py_GetConfig() -> *const ffi::PyConfig;
+    }
+    // SAFETY: the interpreter is initialised and this thread is attached; python's own
+    // main mutates its config the same way before its REPL.
+    unsafe {
+        let config = _Py_GetConfig() as *mut ffi::PyConfig;
+        if !config.is_null() {
+            (*config).inspect = 0;
+        }
+    }
+}
+
+/// `[Errno 2] No such file or directory`, as Python formats an OSError.
+fn errno_text(err: &std::io::Error) -> String {
+    match err.raw_os_error() {
+        Some(code) => {
+            let text = std::io::Error::from_raw_os_error(code).to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+            format!("[Errno {code}] {text}")
+        }
+        None => err.to_string(),
+    }
+}
+
+/// Python's repr of a str, enough for paths in messages.
+fn py_repr(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::from(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_follows_python() {
+        let args = vec![OsString::from("a"), OsString::from("-v")];
+        let own = OsString::from("/bin/jurigged");
+        let script = program_argv(&Target::Script("s.py".into()), &args, &own);
+        assert_eq!(script, ["s.py", "a", "-v"]);
+        assert_eq!(program_argv(&Target::Module("m".into()), &args, &own)[0], "-m");
+        assert_eq!(program_argv(&Target::Repl, &[], &own), [""]);
+    }
+
+    #[test]
+    fn messages_look_like_python() {
+        assert_eq!(py_repr("/tmp/a b.py"), "'/tmp/a b.py'");
+        assert_eq!(py_repr("it's.py"), "\"it's.py\"");
+        let err = std::io::Error::from_raw_os_error(2);
+        assert_eq!(errno_text(&err), "[Errno 2] No such file or directory");
+    }
+}

@@ -1,0 +1,111 @@
+//! `jurigged`: run a Python program in an embedded CPython and hot-patch it on every save.
+
+mod cli;
+mod interp;
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use interp::{Launch, Target};
+use pyo3::Python;
+
+fn main() {
+    install_panic_hook();
+    let mut os_args = std::env::args_os();
+    let own_name = os_args.next().unwrap_or_else(|| OsString::from("jurigged"));
+    let cli = match cli::parse(os_args.collect()) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+
+    let stdin_tty = std::io::stdin().is_terminal();
+    let (target, argv) = choose_target(&cli, &own_name, stdin_tty);
+    let own_exe = std::env::current_exe().ok();
+    let choice = interp::venv::choose(
+        std::env::var_os("VIRTUAL_ENV")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .as_deref(),
+        own_exe.as_deref(),
+    );
+    if let Some(warning) = &choice.warning {
+        let _ = writeln!(std::io::stderr(), "{warning}");
+    }
+
+    interp::initialize(&interp::Settings {
+        argv: &argv,
+        executable: &choice.executable,
+        interactive: cli.interactive,
+    });
+    let launch = Launch {
+        target,
+        interactive: cli.interactive,
+        orig_argv: std::env::args_os().collect(),
+    };
+    // SAFETY: `initialize` left this thread attached to the interpreter it created.
+    let py = unsafe { Python::assume_attached() };
+    let exit = interp::run(py, &launch);
+    interp::finish(exit)
+}
+
+/// Decides what runs as `__main__`, and its `sys.argv`.
+fn choose_target(cli: &cli::Cli, own_name: &OsString, stdin_tty: bool) -> (Target, Vec<OsString>) {
+    let prompt_or_stdin = || {
+        if stdin_tty || cli.interactive {
+            Target::Repl
+        } else {
+            Target::Stdin
+        }
+    };
+    if let Some(module) = &cli.module {
+        let target = match module.split_once(':') {
+            Some((module, function)) => Target::Call {
+                module: module.to_string(),
+                function: function.to_string(),
+            },
+            None => Target::Module(module.clone()),
+        };
+        let argv = interp::program_argv(&target, &cli.args, own_name);
+        return (target, argv);
+    }
+    match &cli.script {
+        // `jurigged - args`: the program comes from stdin and keeps "-" as argv[0].
+        Some(script) if script == "-" => {
+            let argv = std::iter::once(script.clone()).chain(cli.args.iter().cloned());
+            (prompt_or_stdin(), argv.collect())
+        }
+        Some(script) => {
+            let target = Target::Script(PathBuf::from(script));
+            let argv = interp::program_argv(&target, &cli.args, own_name);
+            (target, argv)
+        }
+        None => {
+            let target = prompt_or_stdin();
+            let argv = interp::program_argv(&target, &cli.args, own_name);
+            (target, argv)
+        }
+    }
+}
+
+/// A bug of ours must not greet the user with a Rust backtrace: one line, then exit 70
+/// (EX_SOFTWARE).
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown error".to_string());
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            std::io::stderr(),
+            "jurigged: internal error: {message}{location} (please report this)"
+        );
+        std::process::exit(70);
+    }));
+}
