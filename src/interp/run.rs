@@ -244,11 +244,17 @@ fn compile_and_eval(
     source: &[u8],
     globals: &Bound<'_, PyDict>,
 ) -> PyResult<()> {
-    if source.contains(&0) {
-        // The file parser's wording, not compile()'s ("source code string ...").
+    if let Some(nul) = source.iter().position(|&b| b == 0) {
+        // The file parser's report, not compile()'s: the line holding the NUL, cut there.
+        let line_start = source[..nul]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+        let line_number = source[..nul].iter().filter(|&&b| b == b'\n').count() + 1;
+        let text = String::from_utf8_lossy(&source[line_start..nul]).into_owned();
         let error = py.import("builtins")?.getattr("SyntaxError")?.call1((
             "source code cannot contain null bytes",
-            (filename, 1, 0, ""),
+            (filename, line_number, 0, text),
         ))?;
         return Err(PyErr::from_value(error));
     }

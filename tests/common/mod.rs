@@ -1,0 +1,131 @@
+//! Shared helpers for end-to-end tests: the built binary, the reference python, a private
+//! copy of the corpus, and running a command with stdout and stderr as pipes.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub fn jurigged() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_jurigged"))
+}
+
+/// The python jurigged was built against: the reference for every differential case.
+pub fn python() -> PathBuf {
+    PathBuf::from(env!("JURIGGED_PYTHON_EXECUTABLE"))
+}
+
+/// A fresh copy of tests/corpus in a temporary directory, so runs write no __pycache__
+/// into the repository and tests cannot disturb each other.
+pub fn corpus() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus"),
+        dir.path(),
+    );
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "__pycache__" {
+                copy_tree(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// What a run produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    /// The exit code, or 128 + signal like a shell reports it.
+    pub status: i32,
+}
+
+/// Runs `program args` in `cwd` with stdout and stderr as pipes, PYTHONUNBUFFERED unset,
+/// feeding `stdin` (or nothing: /dev/null).
+pub fn run_in(cwd: &Path, program: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    run_with_env(cwd, program, args, stdin, &[])
+}
+
+pub fn run_with_env(
+    cwd: &Path,
+    program: &Path,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    env: &[(&str, &str)],
+) -> Run {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("PYTHONUNBUFFERED")
+        .env_remove("VIRTUAL_ENV")
+        .env_remove("PYTHONSTARTUP")
+        .env_remove("PYTHONPATH")
+        .envs(env.iter().copied())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawn");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        // Write from a thread: the program may print a lot before it reads.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+    }
+    let output = child.wait_with_output().expect("wait");
+    to_run(output)
+}
+
+pub fn to_run(output: Output) -> Run {
+    let status = output
+        .status
+        .code()
+        .or_else(|| output.status.signal().map(|s| 128 + s))
+        .unwrap_or(-1);
+    Run {
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        status,
+    }
+}
+
+/// Replaces the program's own name where it starts a message (`python3.11: can't open`,
+/// `jurigged: can't open`) with `<prog>`: the one difference the suite allows.
+pub fn normalise_program_name(text: &str) -> String {
+    let reference = python();
+    let python = reference.display().to_string();
+    let python_real = std::fs::canonicalize(&reference)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| python.clone());
+    text.lines()
+        .map(|line| {
+            for prefix in [python.as_str(), python_real.as_str(), "jurigged"] {
+                if let Some(rest) = line.strip_prefix(prefix) {
+                    if rest.starts_with(": ") {
+                        return format!("<prog>{rest}");
+                    }
+                }
+            }
+            line.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

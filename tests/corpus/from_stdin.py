@@ -1,0 +1,4 @@
+print("from stdin", __name__, __file__)
+import sys
+print(sys.argv)
+raise SystemExit(4)

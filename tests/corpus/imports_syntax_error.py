@@ -1,0 +1,2 @@
+print("before import")
+import syntax_error  # noqa
