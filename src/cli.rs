@@ -22,6 +22,7 @@ pub enum LoopInterface {
     version = version_line(),
     about = "Run a Python program and hot-patch its code whenever a watched file is saved.",
     override_usage = "jurigged [OPTIONS] [SCRIPT [ARGS]...]\n       jurigged [OPTIONS] -m MODULE[:FUNCTION] [ARGS]...",
+    args_override_self = true,
     after_help = "Everything after SCRIPT or after -m MODULE is passed to the program.\n\
                   Without SCRIPT or -m, jurigged starts an interactive Python prompt."
 )]
@@ -212,6 +213,15 @@ mod tests {
         assert_eq!(cli.script.as_deref(), Some("s.py".as_ref()));
         assert_eq!(cli.args, ["--help", "-m", "x"]);
         assert_eq!(cli.debounce, 0.05);
+    }
+
+    #[test]
+    fn repeated_options_accumulate_or_repeat() {
+        let args = ["-v", "-v", "-w", "a", "--watch", "b", "-d", "1", "-d", "2", "s.py"];
+        let cli = parse(args.map(OsString::from).to_vec()).unwrap();
+        assert!(cli.verbose);
+        assert_eq!(cli.watch, ["a", "b"]);
+        assert_eq!(cli.debounce, 2.0);
     }
 
     #[test]
