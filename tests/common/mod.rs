@@ -2,6 +2,8 @@
 //! copy of the corpus, and running a command with stdout and stderr as pipes.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
