@@ -72,7 +72,11 @@ pub struct Cli {
     pub script: Option<OsString>,
 
     /// Arguments given to the program as sys.argv[1:]
-    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub args: Vec<OsString>,
 }
 
@@ -88,7 +92,9 @@ fn version_line() -> &'static str {
 fn seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
-        _ => Err(format!("expected a number of seconds (0 or more), got '{text}'")),
+        _ => Err(format!(
+            "expected a number of seconds (0 or more), got '{text}'"
+        )),
     }
 }
 
@@ -217,7 +223,9 @@ mod tests {
 
     #[test]
     fn repeated_options_accumulate_or_repeat() {
-        let args = ["-v", "-v", "-w", "a", "--watch", "b", "-d", "1", "-d", "2", "s.py"];
+        let args = [
+            "-v", "-v", "-w", "a", "--watch", "b", "-d", "1", "-d", "2", "s.py",
+        ];
         let cli = parse(args.map(OsString::from).to_vec()).unwrap();
         assert!(cli.verbose);
         assert_eq!(cli.watch, ["a", "b"]);
@@ -226,7 +234,11 @@ mod tests {
 
     #[test]
     fn bad_values_are_usage_errors() {
-        for args in [&["-d", "soon"][..], &["--poll", "-1"], &["--loop-interface", "fancy"]] {
+        for args in [
+            &["-d", "soon"][..],
+            &["--poll", "-1"],
+            &["--loop-interface", "fancy"],
+        ] {
             let err = parse(args.iter().map(OsString::from).collect()).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");
         }

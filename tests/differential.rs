@@ -32,7 +32,10 @@ fn compare(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
         actual_norm.stderr, expected_norm.stderr,
         "stderr differs for {args:?}"
     );
-    assert_eq!(actual.status, expected.status, "status differs for {args:?}");
+    assert_eq!(
+        actual.status, expected.status,
+        "status differs for {args:?}"
+    );
     actual
 }
 
@@ -87,7 +90,11 @@ fn argv_and_main_module_attributes() {
 #[test]
 fn script_in_a_subdirectory_imports_its_siblings() {
     let run = same(&["sub/script.py"], None);
-    assert!(run.stdout.contains("sibling says hello world"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("sibling says hello world"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -105,8 +112,16 @@ fn package_imports() {
 fn uncaught_exception_prints_traceback_and_exits_1() {
     let run = same(&["exceptions.py"], None);
     assert_eq!(run.status, 1);
-    assert!(run.stderr.contains("AppError: cannot load 'forty-two'"), "{}", run.stderr);
-    assert!(run.stderr.contains("    return int(text)"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("AppError: cannot load 'forty-two'"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("    return int(text)"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -138,15 +153,26 @@ fn non_daemon_threads_are_joined() {
 #[test]
 fn atexit_handlers_and_finalisation() {
     let run = same(&["atexit_handlers.py"], None);
-    assert!(run.stdout.contains("registered first, runs last"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("registered first, runs last"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
 fn unicode_and_lone_surrogates() {
     let run = same(&["unicode_output.py"], None);
     assert!(run.stdout.contains("日本語 🐍"), "{}", run.stdout);
-    let strict = same_with_env(&["unicode_output.py"], &[("PYTHONIOENCODING", "utf-8:strict")]);
-    assert!(strict.stderr.contains("UnicodeEncodeError"), "{}", strict.stderr);
+    let strict = same_with_env(
+        &["unicode_output.py"],
+        &[("PYTHONIOENCODING", "utf-8:strict")],
+    );
+    assert!(
+        strict.stderr.contains("UnicodeEncodeError"),
+        "{}",
+        strict.stderr
+    );
 }
 
 #[test]
@@ -162,13 +188,21 @@ fn reads_stdin() {
         input.extend_from_slice(format!("more {i}\n").as_bytes());
     }
     let run = same(&["read_stdin.py"], Some(&input));
-    assert!(run.stdout.contains("then 1000 lines, last: more 999"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("then 1000 lines, last: more 999"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
 fn classes_of_main_pickle() {
     let run = same(&["pickling.py"], None);
-    assert!(run.stdout.contains("Point(x=3, y=6) True"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Point(x=3, y=6) True"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -200,7 +234,10 @@ fn dash_m_traceback() {
 
 #[test]
 fn interactive_after_script_fed_by_a_pipe() {
-    let run = same(&["-i", "interactive.py"], Some(b"x * 2\nprint('y' * 3)\nundefined\n"));
+    let run = same(
+        &["-i", "interactive.py"],
+        Some(b"x * 2\nprint('y' * 3)\nundefined\n"),
+    );
     assert!(run.stdout.contains("42"), "{}", run.stdout);
     assert!(run.stderr.contains(">>> "), "{}", run.stderr);
 }
@@ -245,7 +282,11 @@ fn zipapp() {
     let expected = run_in(dir.path(), &python(), &["app.pyz", "z"], None);
     let actual = run_in(dir.path(), &jurigged(), &["app.pyz", "z"], None);
     assert_eq!(actual, expected);
-    assert!(actual.stdout.contains("directory main"), "{}", actual.stdout);
+    assert!(
+        actual.stdout.contains("directory main"),
+        "{}",
+        actual.stdout
+    );
 }
 
 // Bad input: the same message (under our name) and the same exit status as python.
@@ -254,14 +295,23 @@ fn zipapp() {
 fn missing_script() {
     let run = same(&["no_such_script.py"], None);
     assert_eq!(run.status, 2);
-    assert!(run.stderr.starts_with("jurigged: can't open file"), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("jurigged: can't open file"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn directory_without_main() {
     let run = same(&["not_a_program"], None);
     assert_eq!(run.status, 1);
-    assert!(run.stderr.starts_with("jurigged: can't find '__main__' module"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("jurigged: can't find '__main__' module"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -33,7 +33,9 @@ fn interrupted(program: &std::path::Path) -> Run {
     let output = child.wait_with_output().unwrap();
     let mut run = to_run(output);
     run.stdout = first + &rest;
-    run.stderr = run.stderr.replace(&dir.path().display().to_string(), "<dir>");
+    run.stderr = run
+        .stderr
+        .replace(&dir.path().display().to_string(), "<dir>");
     run
 }
 
@@ -43,14 +45,27 @@ fn ctrl_c_raises_keyboard_interrupt_and_exits_130() {
     let actual = interrupted(&jurigged());
     assert_eq!(actual, expected);
     assert_eq!(actual.status, 130);
-    assert!(actual.stdout.contains("finally block ran"), "{}", actual.stdout);
-    assert!(actual.stderr.contains("KeyboardInterrupt"), "{}", actual.stderr);
+    assert!(
+        actual.stdout.contains("finally block ran"),
+        "{}",
+        actual.stdout
+    );
+    assert!(
+        actual.stderr.contains("KeyboardInterrupt"),
+        "{}",
+        actual.stderr
+    );
 }
 
 #[test]
 fn module_function_is_imported_and_called() {
     let dir = corpus();
-    let run = run_in(dir.path(), &jurigged(), &["-m", "pkg.helpers:main", "-v", "x"], None);
+    let run = run_in(
+        dir.path(),
+        &jurigged(),
+        &["-m", "pkg.helpers:main", "-v", "x"],
+        None,
+    );
     assert_eq!(run.stdout, "pkg.helpers.main called with ['-v', 'x']\n");
     assert_eq!((run.stderr.as_str(), run.status), ("", 0));
 }
@@ -58,20 +73,47 @@ fn module_function_is_imported_and_called() {
 #[test]
 fn module_function_exceptions_and_status() {
     let dir = corpus();
-    let run = run_in(dir.path(), &jurigged(), &["-m", "pkg.helpers:failing"], None);
+    let run = run_in(
+        dir.path(),
+        &jurigged(),
+        &["-m", "pkg.helpers:failing"],
+        None,
+    );
     assert_eq!(run.status, 1);
     // Only the program's frames: nothing of jurigged's.
-    assert!(run.stderr.starts_with("Traceback (most recent call last):\n  File "), "{}", run.stderr);
-    assert!(run.stderr.ends_with("RuntimeError: called and failed\n"), "{}", run.stderr);
-    let run = run_in(dir.path(), &jurigged(), &["-m", "pkg.helpers:returns_three"], None);
+    assert!(
+        run.stderr
+            .starts_with("Traceback (most recent call last):\n  File "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.ends_with("RuntimeError: called and failed\n"),
+        "{}",
+        run.stderr
+    );
+    let run = run_in(
+        dir.path(),
+        &jurigged(),
+        &["-m", "pkg.helpers:returns_three"],
+        None,
+    );
     assert_eq!(run.status, 3, "an int result is the exit status");
 }
 
 #[test]
 fn module_function_bad_names() {
     let dir = corpus();
-    let run = run_in(dir.path(), &jurigged(), &["-m", "pkg.helpers:nothing"], None);
-    assert_eq!(run.stderr, "jurigged: module 'pkg.helpers' has no function 'nothing'\n");
+    let run = run_in(
+        dir.path(),
+        &jurigged(),
+        &["-m", "pkg.helpers:nothing"],
+        None,
+    );
+    assert_eq!(
+        run.stderr,
+        "jurigged: module 'pkg.helpers' has no function 'nothing'\n"
+    );
     assert_eq!(run.status, 1);
     let run = run_in(dir.path(), &jurigged(), &["-m", "nowhere:main"], None);
     assert_eq!(run.stderr, "jurigged: No module named 'nowhere'\n");
@@ -91,7 +133,10 @@ fn interactive_after_module_function_uses_its_namespace() {
         &["-i", "-m", "pkg.helpers:main"],
         Some(b"answer()\n__name__\n"),
     );
-    assert_eq!(run.stdout, "pkg.helpers.main called with []\n42\n'pkg.helpers'\n");
+    assert_eq!(
+        run.stdout,
+        "pkg.helpers.main called with []\n42\n'pkg.helpers'\n"
+    );
     assert_eq!(run.status, 0);
 }
 
@@ -100,25 +145,64 @@ fn unknown_option_is_a_usage_error() {
     let dir = corpus();
     let run = run_in(dir.path(), &jurigged(), &["--frobnicate", "argv.py"], None);
     assert_eq!(run.status, 2);
-    assert!(run.stderr.starts_with("error: unexpected argument '--frobnicate'"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: unexpected argument '--frobnicate'"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("Usage: jurigged"), "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    let run = run_in(dir.path(), &jurigged(), &["--debounce", "soon", "argv.py"], None);
+    let run = run_in(
+        dir.path(),
+        &jurigged(),
+        &["--debounce", "soon", "argv.py"],
+        None,
+    );
     assert_eq!(run.status, 2);
-    assert!(run.stderr.contains("expected a number of seconds"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("expected a number of seconds"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn every_jurigged_option_is_accepted() {
     let dir = corpus();
     let args = [
-        "-w", ".", "--watch", "pkg", "-d", "0", "--poll", "0.5", "-v", "--verbose", "-l",
-        "f", "--loop", "g", "-x", "h", "--xloop", "k", "--loop-interface", "basic", "--dev",
-        "sub/script.py", "--loop", "mine",
+        "-w",
+        ".",
+        "--watch",
+        "pkg",
+        "-d",
+        "0",
+        "--poll",
+        "0.5",
+        "-v",
+        "--verbose",
+        "-l",
+        "f",
+        "--loop",
+        "g",
+        "-x",
+        "h",
+        "--xloop",
+        "k",
+        "--loop-interface",
+        "basic",
+        "--dev",
+        "sub/script.py",
+        "--loop",
+        "mine",
     ];
     let run = run_in(dir.path(), &jurigged(), &args, None);
     assert_eq!(run.status, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("sibling says hello world"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("sibling says hello world"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -126,16 +210,35 @@ fn help_lists_every_option() {
     let run = run_in(std::path::Path::new("."), &jurigged(), &["--help"], None);
     assert_eq!(run.status, 0);
     for option in [
-        "--interactive", "--watch", "--debounce", "--poll", "-m <MODULE[:FUNCTION]>", "--loop",
-        "--xloop", "--loop-interface", "--verbose", "--dev", "--version", "[SCRIPT]",
+        "--interactive",
+        "--watch",
+        "--debounce",
+        "--poll",
+        "-m <MODULE[:FUNCTION]>",
+        "--loop",
+        "--xloop",
+        "--loop-interface",
+        "--verbose",
+        "--dev",
+        "--version",
+        "[SCRIPT]",
     ] {
-        assert!(run.stdout.contains(option), "{option} missing from:\n{}", run.stdout);
+        assert!(
+            run.stdout.contains(option),
+            "{option} missing from:\n{}",
+            run.stdout
+        );
     }
 }
 
 #[test]
 fn version_names_the_embedded_python() {
-    let run = run_in(std::path::Path::new("."), &jurigged(), &["--version", "x.py"], None);
+    let run = run_in(
+        std::path::Path::new("."),
+        &jurigged(),
+        &["--version", "x.py"],
+        None,
+    );
     assert_eq!(run.status, 0);
     let expected = format!(
         "jurigged {} (Python {})\n",
@@ -157,8 +260,8 @@ fn with_closed_stdout(program: &std::path::Path) -> (String, Option<i32>) {
         .unwrap();
     drop(child.stdout.take());
     let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr)
-        .replace(&dir.path().display().to_string(), "<dir>");
+    let stderr =
+        String::from_utf8_lossy(&output.stderr).replace(&dir.path().display().to_string(), "<dir>");
     (stderr, output.status.code())
 }
 

@@ -10,7 +10,10 @@ fn bare_jurigged_is_a_python_prompt() {
     let dir = corpus();
     let mut session = Session::spawn(&jurigged(), &[], dir.path(), &[]);
     let banner = session.expect(">>> ");
-    assert!(banner.contains(&format!("Python {}", env!("JURIGGED_PYTHON_VERSION"))), "{banner}");
+    assert!(
+        banner.contains(&format!("Python {}", env!("JURIGGED_PYTHON_VERSION"))),
+        "{banner}"
+    );
     assert!(banner.contains("Type \"help\""), "{banner}");
     session.send("import sys; sys.argv, __name__\r");
     session.expect("([''], '__main__')");
@@ -42,7 +45,10 @@ fn interactive_after_script_keeps_its_globals() {
     let mut session = Session::spawn(&jurigged(), &["-i", "interactive.py"], dir.path(), &[]);
     let before = session.expect(">>> ");
     assert!(before.contains("script ran, x = 21"), "{before}");
-    assert!(!before.contains("Type \"help\""), "no banner after a script: {before}");
+    assert!(
+        !before.contains("Type \"help\""),
+        "no banner after a script: {before}"
+    );
     session.send("x * 2\r");
     session.expect("42");
     session.send("exit()\r");
@@ -55,8 +61,12 @@ fn pythonstartup_runs_before_the_bare_prompt() {
     let startup = dir.path().join("startup.py");
     std::fs::write(&startup, "greeting = 'from PYTHONSTARTUP'\n").unwrap();
     let startup = startup.display().to_string();
-    let mut session =
-        Session::spawn(&jurigged(), &[], dir.path(), &[("PYTHONSTARTUP", startup.as_str())]);
+    let mut session = Session::spawn(
+        &jurigged(),
+        &[],
+        dir.path(),
+        &[("PYTHONSTARTUP", startup.as_str())],
+    );
     session.expect(">>> ");
     session.send("greeting\r");
     session.expect("'from PYTHONSTARTUP'");

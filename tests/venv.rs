@@ -52,7 +52,11 @@ fn without_a_venv_its_packages_do_not_import() {
     make_venv(root.path());
     let run = run_with_env(root.path(), &jurigged(), &["probe.py"], None, &[]);
     assert_eq!(run.status, 1);
-    assert!(run.stderr.contains("No module named 'venv_only'"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("No module named 'venv_only'"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -11,8 +11,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
-use pyo3::prelude::*;
 use pyo3::ffi;
+use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 /// What runs as `__main__`.
@@ -186,7 +186,9 @@ fn run_main_importer(py: Python<'_>, path: &[u8]) -> PyResult<Option<Exit>> {
     if importer.is_none() {
         return Ok(None);
     }
-    sys.getattr("path")?.cast_into::<PyList>()?.insert(0, &path)?;
+    sys.getattr("path")?
+        .cast_into::<PyList>()?
+        .insert(0, &path)?;
     let runpy = py.import("runpy")?;
     // Look the module up first so a missing __main__ is reported under our name.
     let error_type = runpy.getattr("_Error")?;
@@ -199,7 +201,9 @@ fn run_main_importer(py: Python<'_>, path: &[u8]) -> PyResult<Option<Exit>> {
         }
         return Err(err);
     }
-    runpy.getattr("_run_module_as_main")?.call1(("__main__", false))?;
+    runpy
+        .getattr("_run_module_as_main")?
+        .call1(("__main__", false))?;
     Ok(Some(Exit::OK))
 }
 
@@ -207,7 +211,10 @@ fn run_stdin(py: Python<'_>) -> PyResult<Exit> {
     insert_path0(py, b"")?;
     let mut source = Vec::new();
     if let Err(err) = std::io::stdin().lock().read_to_end(&mut source) {
-        let _ = writeln!(std::io::stderr(), "jurigged: can't read standard input: {err}");
+        let _ = writeln!(
+            std::io::stderr(),
+            "jurigged: can't read standard input: {err}"
+        );
         return Ok(Exit::code(1));
     }
     let filename = PyString::new(py, "<stdin>");
@@ -325,10 +332,10 @@ fn call_function(py: Python<'_>, module: &str, function: &str) -> PyResult<Exit>
     }
     let result = target.call0()?;
     flush_std_streams(py);
-    if let Ok(code) = result.extract::<i32>() {
-        if !result.is_instance_of::<pyo3::types::PyBool>() {
-            return Ok(Exit::code(code));
-        }
+    if let Ok(code) = result.extract::<i32>()
+        && !result.is_instance_of::<pyo3::types::PyBool>()
+    {
+        return Ok(Exit::code(code));
     }
     Ok(Exit::OK)
 }
@@ -419,11 +426,12 @@ fn system_exit_status(py: Python<'_>, value: &Bound<'_, PyAny>) -> i32 {
 fn flush_std_streams(py: Python<'_>) {
     if let Ok(sys) = py.import("sys") {
         for name in ["stdout", "stderr"] {
-            if let Ok(stream) = sys.getattr(name) {
-                if !stream.is_none() && stream.call_method0("flush").is_err() {
-                    // SAFETY: clearing the error we just caused is always allowed.
-                    unsafe { ffi::PyErr_Clear() };
-                }
+            if let Ok(stream) = sys.getattr(name)
+                && !stream.is_none()
+                && stream.call_method0("flush").is_err()
+            {
+                // SAFETY: clearing the error we just caused is always allowed.
+                unsafe { ffi::PyErr_Clear() };
             }
         }
     }
@@ -463,12 +471,11 @@ fn run_repl(py: Python<'_>, bare: bool) -> Exit {
     if bare {
         run_startup_file(py);
     }
-    if let Ok(sys) = py.import("sys") {
-        if let Ok(hook) = sys.getattr("__interactivehook__") {
-            if let Err(err) = hook.call0() {
-                err.print(py);
-            }
-        }
+    if let Ok(sys) = py.import("sys")
+        && let Ok(hook) = sys.getattr("__interactivehook__")
+        && let Err(err) = hook.call0()
+    {
+        err.print(py);
     }
     leave_inspect_mode();
     let filename = CString::from(c"<stdin>");
@@ -486,7 +493,11 @@ fn run_repl(py: Python<'_>, bare: bool) -> Exit {
 fn run_startup_file(py: Python<'_>) {
     let ignore_env = py
         .import("sys")
-        .and_then(|sys| sys.getattr("flags")?.getattr("ignore_environment")?.is_truthy())
+        .and_then(|sys| {
+            sys.getattr("flags")?
+                .getattr("ignore_environment")?
+                .is_truthy()
+        })
         .unwrap_or(true);
     let Some(path) = std::env::var_os("PYTHONSTARTUP").filter(|p| !p.is_empty() && !ignore_env)
     else {
@@ -562,7 +573,10 @@ mod tests {
         let own = OsString::from("/bin/jurigged");
         let script = program_argv(&Target::Script("s.py".into()), &args, &own);
         assert_eq!(script, ["s.py", "a", "-v"]);
-        assert_eq!(program_argv(&Target::Module("m".into()), &args, &own)[0], "-m");
+        assert_eq!(
+            program_argv(&Target::Module("m".into()), &args, &own)[0],
+            "-m"
+        );
         assert_eq!(program_argv(&Target::Repl, &[], &own), [""]);
     }
 

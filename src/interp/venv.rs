@@ -64,8 +64,8 @@ pub fn choose(virtual_env: Option<&Path>, own_exe: Option<&Path>) -> Choice {
 /// Reads the Python version a venv was made with, from its `pyvenv.cfg`.
 fn venv_version(venv: &Path) -> Result<String, String> {
     let cfg = venv.join("pyvenv.cfg");
-    let text = std::fs::read_to_string(&cfg)
-        .map_err(|_| format!("no readable {}", cfg.display()))?;
+    let text =
+        std::fs::read_to_string(&cfg).map_err(|_| format!("no readable {}", cfg.display()))?;
     text.lines()
         .filter_map(|line| line.split_once('='))
         .find(|(key, _)| matches!(key.trim(), "version" | "version_info"))
@@ -102,7 +102,10 @@ mod tests {
         assert_eq!(choice.executable, PathBuf::from(BUILD_EXECUTABLE));
         let warning = choice.warning.unwrap();
         assert!(warning.contains("Python 2.7"), "{warning}");
-        assert!(warning.contains(&format!("Python {EMBEDDED_VERSION}")), "{warning}");
+        assert!(
+            warning.contains(&format!("Python {EMBEDDED_VERSION}")),
+            "{warning}"
+        );
     }
 
     #[test]

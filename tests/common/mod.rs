@@ -120,10 +120,10 @@ pub fn normalise_program_name(text: &str) -> String {
     text.lines()
         .map(|line| {
             for prefix in [python.as_str(), python_real.as_str(), "jurigged"] {
-                if let Some(rest) = line.strip_prefix(prefix) {
-                    if rest.starts_with(": ") {
-                        return format!("<prog>{rest}");
-                    }
+                if let Some(rest) = line.strip_prefix(prefix)
+                    && rest.starts_with(": ")
+                {
+                    return format!("<prog>{rest}");
                 }
             }
             line.to_string()

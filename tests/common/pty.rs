@@ -83,7 +83,10 @@ impl Session {
                 }
             }
             if Instant::now() > deadline {
-                panic!("timed out waiting for {needle:?}; transcript:\n{}", self.transcript());
+                panic!(
+                    "timed out waiting for {needle:?}; transcript:\n{}",
+                    self.transcript()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }

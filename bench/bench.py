@@ -1,0 +1,124 @@
+"""Benchmarks of jurigged-rs against python and jurigged 0.6.1, side by side in one run.
+
+Run with `make bench`. Builds the release binary, installs jurigged 0.6.1 from PyPI into a
+throwaway venv (bench/.venv), runs every command interleaved, prints medians and ratios
+and rewrites the matching table in README.md (between `<!-- bench:NAME -->` markers).
+"""
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / "bench" / ".venv"
+BINARY = ROOT / "target" / "release" / "jurigged"
+REFERENCE_VERSION = "0.6.1"
+
+
+def real_python():
+    """The interpreter itself, not a pyenv shim (a shim adds ~40 ms of bash)."""
+    out = subprocess.run(
+        [os.environ.get("PYTHON", "python3"), "-c", "import sys; print(sys.executable)"],
+        check=True, capture_output=True, text=True,
+    )
+    return out.stdout.strip()
+
+
+def build():
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+
+
+def reference_jurigged(python):
+    exe = VENV / "bin" / "jurigged"
+    if exe.exists():
+        return exe
+    shutil.rmtree(VENV, ignore_errors=True)
+    subprocess.run([python, "-m", "venv", str(VENV)], check=True)
+    subprocess.run(
+        [str(VENV / "bin" / "pip"), "install", "-q", f"jurigged=={REFERENCE_VERSION}"],
+        check=True,
+    )
+    return exe
+
+
+def time_once(argv, cwd):
+    env = dict(os.environ)
+    env.pop("VIRTUAL_ENV", None)
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def interleaved(commands, cwd, rounds):
+    """Runs each command once per round, in turn, so drift hits all of them alike."""
+    samples = {name: [] for name in commands}
+    for name, argv in commands.items():  # warm the page cache
+        time_once(argv, cwd)
+    for _ in range(rounds):
+        for name, argv in commands.items():
+            samples[name].append(time_once(argv, cwd))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def ms(seconds):
+    return f"{seconds * 1000:.1f} ms"
+
+
+def startup(python, reference, rounds):
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "empty.py").write_text("")
+        medians = interleaved(
+            {
+                "python3 empty.py": [python, "empty.py"],
+                "jurigged-rs empty.py": [str(BINARY), "empty.py"],
+                f"jurigged {REFERENCE_VERSION} empty.py": [str(reference), "empty.py"],
+            },
+            tmp,
+            rounds,
+        )
+    base = medians["python3 empty.py"]
+    rows = ["| command | median | vs python |", "|---|---:|---:|"]
+    for name, value in medians.items():
+        rows.append(f"| `{name}` | {ms(value)} | {value / base:.2f}× |")
+    ours = medians["jurigged-rs empty.py"]
+    theirs = medians[f"jurigged {REFERENCE_VERSION} empty.py"]
+    rows.append("")
+    rows.append(
+        f"jurigged-rs starts {theirs / ours:.1f}× faster than jurigged {REFERENCE_VERSION}; "
+        f"{rounds} interleaved rounds, medians, python = `{python}`."
+    )
+    return "\n".join(rows)
+
+
+def write_readme(name, table):
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    pattern = re.compile(
+        rf"(<!-- bench:{name} -->\n).*?(\n<!-- /bench:{name} -->)", re.DOTALL
+    )
+    if not pattern.search(text):
+        print(f"README.md has no bench:{name} markers; not updated", file=sys.stderr)
+        return
+    readme.write_text(pattern.sub(lambda m: m.group(1) + table + m.group(2), text))
+
+
+def main():
+    rounds = int(os.environ.get("BENCH_ROUNDS", "40"))
+    python = real_python()
+    build()
+    reference = reference_jurigged(python)
+    print("## Startup of an empty script\n")
+    table = startup(python, reference, rounds)
+    print(table)
+    write_readme("startup", table)
+
+
+if __name__ == "__main__":
+    main()
