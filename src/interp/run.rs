@@ -478,6 +478,17 @@ fn run_repl(py: Python<'_>, bare: bool) -> Exit {
         err.print(py);
     }
     leave_inspect_mode();
+    #[cfg(Py_3_13)]
+    if stdin_tty && !basic_repl_requested(py) {
+        // Python 3.13's own prompt (colour, multi-line editing), as `python3.13` starts it.
+        let console = py
+            .import("_pyrepl.main")
+            .and_then(|module| module.getattr("interactive_console")?.call0());
+        return match console {
+            Ok(_) => Exit::OK,
+            Err(err) => report_uncaught(py, err, false),
+        };
+    }
     let filename = CString::from(c"<stdin>");
     let mut flags = ffi::PyCompilerFlags {
         cf_flags: 0,
@@ -487,6 +498,16 @@ fn run_repl(py: Python<'_>, bare: bool) -> Exit {
     // CPython finalizes and exits the process itself, exactly as `python` does.
     let result = unsafe { ffi::PyRun_AnyFileExFlags(stdin, filename.as_ptr(), 0, &mut flags) };
     Exit::code(i32::from(result != 0))
+}
+
+/// PYTHON_BASIC_REPL asks python 3.13+ for the classic prompt instead of the new one.
+#[cfg(Py_3_13)]
+fn basic_repl_requested(py: Python<'_>) -> bool {
+    let ignore_env = py
+        .import("sys")
+        .and_then(|sys| sys.getattr("flags")?.getattr("ignore_environment")?.is_truthy())
+        .unwrap_or(false);
+    !ignore_env && std::env::var_os("PYTHON_BASIC_REPL").is_some_and(|v| !v.is_empty())
 }
 
 /// Runs the file named by PYTHONSTARTUP before the first prompt; its errors are printed.

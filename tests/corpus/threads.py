@@ -3,7 +3,7 @@ import time
 
 
 def worker(n):
-    time.sleep(0.2)
+    time.sleep(0.1 + 0.1 * n)
     print("worker", n, "done", flush=True)
 
 
