@@ -333,3 +333,38 @@ fn unimportable_modules() {
     same(&["-m", "pkg.no_such_module"], None);
     same(&["-m", "argv.py"], None);
 }
+
+#[test]
+fn pythoninspect_from_the_environment_or_set_by_the_program() {
+    same_with_env(&["-i", "interactive.py"], &[("PYTHONINSPECT", "1")]);
+    // Without a terminal and without -i, python does not prompt even when asked to.
+    same_with_env(&["exit_code.py", "int"], &[("PYTHONINSPECT", "1")]);
+    let dir = corpus();
+    std::fs::write(
+        dir.path().join("asks.py"),
+        "import os\nos.environ['PYTHONINSPECT'] = '1'\nvalue = 5\n",
+    )
+    .unwrap();
+    let expected = run_in(dir.path(), &python(), &["-i", "asks.py"], Some(b"value\n"));
+    let actual = run_in(
+        dir.path(),
+        &jurigged(),
+        &["-i", "asks.py"],
+        Some(b"value\n"),
+    );
+    assert_eq!(actual, expected);
+}
+
+#[test]
+fn module_function_matches_python_calling_it() {
+    let dir = corpus();
+    let code = "import sys, pkg.helpers; sys.exit(pkg.helpers.main())";
+    let expected = run_in(dir.path(), &python(), &["-c", code, "-v", "x"], None);
+    let actual = run_in(
+        dir.path(),
+        &jurigged(),
+        &["-m", "pkg.helpers:main", "-v", "x"],
+        None,
+    );
+    assert_eq!(actual, expected);
+}

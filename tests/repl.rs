@@ -73,3 +73,20 @@ fn pythonstartup_runs_before_the_bare_prompt() {
     session.send("\x04");
     assert_eq!(session.wait(), 0);
 }
+
+#[test]
+fn program_setting_pythoninspect_gets_a_prompt_at_a_terminal() {
+    let dir = corpus();
+    std::fs::write(
+        dir.path().join("asks.py"),
+        "import os\nos.environ['PYTHONINSPECT'] = '1'\nvalue = 5\nraise ValueError('boom')\n",
+    )
+    .unwrap();
+    let mut session = Session::spawn(&jurigged(), &["asks.py"], dir.path(), &[]);
+    let before = session.expect(">>> ");
+    assert!(before.contains("ValueError: boom"), "{before}");
+    session.send("value * 2\r");
+    session.expect("10");
+    session.send("\x04");
+    assert_eq!(session.wait(), 0);
+}

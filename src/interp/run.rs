@@ -88,11 +88,17 @@ pub fn run(py: Python<'_>, launch: &Launch) -> Exit {
         Target::Call { module, function } => call_function(py, module, function),
         Target::Repl => return run_repl(py, true),
     };
+    // `-i` or PYTHONINSPECT at start: SystemExit does not end the process before the prompt.
+    let inspect = launch.interactive || sys_flag(py, "inspect");
     let exit = match outcome {
         Ok(exit) => exit,
-        Err(err) => report_uncaught(py, err, launch.interactive),
+        Err(err) => report_uncaught(py, err, inspect),
     };
-    if launch.interactive {
+    // Like python, a program may ask for the prompt by setting PYTHONINSPECT itself; the
+    // prompt needs a terminal unless -i forces it.
+    let wants_prompt = inspect || env_var_set(py, "PYTHONINSPECT");
+    let can_prompt = launch.interactive || std::io::stdin().is_terminal();
+    if wants_prompt && can_prompt {
         if let Target::Call { module, .. } = &launch.target {
             // The prompt runs in the called module's namespace, as in jurigged 0.6.
             if let Err(err) = use_module_as_main(py, module) {
@@ -102,6 +108,18 @@ pub fn run(py: Python<'_>, launch: &Launch) -> Exit {
         return run_repl(py, false);
     }
     exit
+}
+
+/// A `sys.flags` field, false if unreadable.
+fn sys_flag(py: Python<'_>, name: &str) -> bool {
+    py.import("sys")
+        .and_then(|sys| sys.getattr("flags")?.getattr(name)?.is_truthy())
+        .unwrap_or(false)
+}
+
+/// An environment variable python honours, unless `-E`/`-I` semantics say to ignore them.
+fn env_var_set(py: Python<'_>, name: &str) -> bool {
+    !sys_flag(py, "ignore_environment") && std::env::var_os(name).is_some_and(|v| !v.is_empty())
 }
 
 fn set_orig_argv(py: Python<'_>, argv: &[OsString]) -> PyResult<()> {
@@ -448,11 +466,7 @@ fn run_repl(py: Python<'_>, bare: bool) -> Exit {
     let stdin_tty = std::io::stdin().is_terminal();
     if bare {
         let _ = insert_path0(py, b"");
-        let quiet = py
-            .import("sys")
-            .and_then(|sys| sys.getattr("flags")?.getattr("quiet")?.is_truthy())
-            .unwrap_or(false);
-        if !quiet {
+        if !sys_flag(py, "quiet") {
             let version = Python::version_str();
             let platform = py
                 .import("sys")
@@ -479,7 +493,7 @@ fn run_repl(py: Python<'_>, bare: bool) -> Exit {
     }
     leave_inspect_mode();
     #[cfg(Py_3_13)]
-    if stdin_tty && !basic_repl_requested(py) {
+    if stdin_tty && !env_var_set(py, "PYTHON_BASIC_REPL") {
         // Python 3.13's own prompt (colour, multi-line editing), as `python3.13` starts it.
         let console = py
             .import("_pyrepl.main")
@@ -498,16 +512,6 @@ fn run_repl(py: Python<'_>, bare: bool) -> Exit {
     // CPython finalizes and exits the process itself, exactly as `python` does.
     let result = unsafe { ffi::PyRun_AnyFileExFlags(stdin, filename.as_ptr(), 0, &mut flags) };
     Exit::code(i32::from(result != 0))
-}
-
-/// PYTHON_BASIC_REPL asks python 3.13+ for the classic prompt instead of the new one.
-#[cfg(Py_3_13)]
-fn basic_repl_requested(py: Python<'_>) -> bool {
-    let ignore_env = py
-        .import("sys")
-        .and_then(|sys| sys.getattr("flags")?.getattr("ignore_environment")?.is_truthy())
-        .unwrap_or(false);
-    !ignore_env && std::env::var_os("PYTHON_BASIC_REPL").is_some_and(|v| !v.is_empty())
 }
 
 /// Runs the file named by PYTHONSTARTUP before the first prompt; its errors are printed.
