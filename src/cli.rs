@@ -56,7 +56,7 @@ pub struct Cli {
     pub xloop_on: Vec<String>,
 
     /// Interface of the develoop
-    #[arg(long, value_enum, default_value_t = LoopInterface::Rich)]
+    #[arg(long, value_enum, value_name = "INTERFACE", default_value_t = LoopInterface::Rich)]
     pub loop_interface: LoopInterface,
 
     /// Print one line per change applied (Watch, Update, Add, Run, Delete)
