@@ -90,3 +90,20 @@ fn program_setting_pythoninspect_gets_a_prompt_at_a_terminal() {
     session.send("\x04");
     assert_eq!(session.wait(), 0);
 }
+
+#[test]
+fn system_exit_ends_the_program_even_if_it_asked_for_a_prompt() {
+    let dir = corpus();
+    std::fs::write(
+        dir.path().join("asks_then_exits.py"),
+        "import os, sys\nos.environ['PYTHONINSPECT'] = '1'\nsys.exit(4)\n",
+    )
+    .unwrap();
+    let mut session = Session::spawn(&jurigged(), &["asks_then_exits.py"], dir.path(), &[]);
+    assert_eq!(session.wait(), 4);
+    assert!(
+        !session.transcript().contains(">>>"),
+        "{}",
+        session.transcript()
+    );
+}

@@ -92,6 +92,10 @@ pub fn run(py: Python<'_>, launch: &Launch) -> Exit {
     let inspect = launch.interactive || sys_flag(py, "inspect");
     let exit = match outcome {
         Ok(exit) => exit,
+        // Without inspect mode SystemExit ends the process at once, prompt or not.
+        Err(err) if !inspect && err.is_instance_of::<PySystemExit>(py) => {
+            return report_uncaught(py, err, false);
+        }
         Err(err) => report_uncaught(py, err, inspect),
     };
     // Like python, a program may ask for the prompt by setting PYTHONINSPECT itself; the
@@ -144,11 +148,12 @@ fn fs_decode<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> 
 
 /// Inserts `path` at `sys.path[0]` unless `-P`/PYTHONSAFEPATH asks not to.
 fn insert_path0(py: Python<'_>, path: &[u8]) -> PyResult<()> {
-    let sys = py.import("sys")?;
-    if sys.getattr("flags")?.getattr("safe_path")?.is_truthy()? {
+    // sys.flags.safe_path exists from 3.11 on; older Pythons always insert.
+    if sys_flag(py, "safe_path") {
         return Ok(());
     }
-    sys.getattr("path")?
+    py.import("sys")?
+        .getattr("path")?
         .cast_into::<PyList>()?
         .insert(0, fs_decode(py, path)?)
 }
@@ -269,19 +274,14 @@ fn compile_and_eval(
     source: &[u8],
     globals: &Bound<'_, PyDict>,
 ) -> PyResult<()> {
+    let mut source = source;
     if let Some(nul) = source.iter().position(|&b| b == 0) {
-        // The file parser's report, not compile()'s: the line holding the NUL, cut there.
-        let line_start = source[..nul]
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |p| p + 1);
-        let line_number = source[..nul].iter().filter(|&&b| b == b'\n').count() + 1;
-        let text = String::from_utf8_lossy(&source[line_start..nul]).into_owned();
-        let error = py.import("builtins")?.getattr("SyntaxError")?.call1((
-            "source code cannot contain null bytes",
-            (filename, line_number, 0, text),
-        ))?;
-        return Err(PyErr::from_value(error));
+        if py.version_info() < (3, 11) {
+            // Before 3.11 the file parser stopped reading at a NUL byte.
+            source = &source[..nul];
+        } else {
+            return Err(null_bytes_error(py, filename, source, nul));
+        }
     }
     let builtins = py.import("builtins")?;
     let code = builtins.getattr("compile")?.call1((
@@ -296,6 +296,32 @@ fn compile_and_eval(
     unsafe {
         let result = ffi::PyEval_EvalCode(code.as_ptr(), globals.as_ptr(), globals.as_ptr());
         Bound::from_owned_ptr_or_err(py, result).map(drop)
+    }
+}
+
+/// The file parser's report of a NUL byte (compile() words it differently): the line
+/// holding the NUL, cut there.
+fn null_bytes_error(
+    py: Python<'_>,
+    filename: &Bound<'_, PyAny>,
+    source: &[u8],
+    nul: usize,
+) -> PyErr {
+    let line_start = source[..nul]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let line_number = source[..nul].iter().filter(|&&b| b == b'\n').count() + 1;
+    let text = String::from_utf8_lossy(&source[line_start..nul]).into_owned();
+    let error = py.import("builtins").and_then(|builtins| {
+        builtins.getattr("SyntaxError")?.call1((
+            "source code cannot contain null bytes",
+            (filename, line_number, 0, text),
+        ))
+    });
+    match error {
+        Ok(error) => PyErr::from_value(error),
+        Err(err) => err,
     }
 }
 
