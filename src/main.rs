@@ -2,6 +2,7 @@
 
 mod cli;
 mod interp;
+mod source;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
