@@ -2,7 +2,9 @@
 
 mod cli;
 mod interp;
+mod live;
 mod source;
+mod watch;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};

@@ -1,0 +1,192 @@
+//! Which module files are watched (`-w PATH`, default: the current directory).
+//!
+//! Paths are normalised (symlinks and `..` resolved) before they are matched, so a module
+//! imported through `pkg/../pkg/mod.py` or a symlink is the same file as its real path.
+
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+/// The set of watched files.
+#[derive(Debug)]
+pub struct WatchFilter {
+    /// Directories watched recursively.
+    directories: Vec<PathBuf>,
+    /// Files watched one by one.
+    files: Vec<PathBuf>,
+    globs: GlobSet,
+    /// `-w /`: every module.
+    everything: bool,
+    /// Only the default filter skips installed packages and the standard library.
+    skip_installed: bool,
+    /// Directories of installed code (site-packages, the stdlib) skipped by default.
+    installed: Vec<PathBuf>,
+}
+
+impl WatchFilter {
+    /// Builds the filter for `-w` arguments (`specs`), relative to `cwd`. With no spec,
+    /// the current directory is watched, recursively, except installed packages.
+    pub fn new(specs: &[String], cwd: &Path, installed: Vec<PathBuf>) -> Result<Self, String> {
+        let mut filter = WatchFilter {
+            directories: Vec::new(),
+            files: Vec::new(),
+            globs: GlobSet::empty(),
+            everything: false,
+            skip_installed: specs.is_empty(),
+            installed: installed.iter().map(|p| normalise(p)).collect(),
+        };
+        if specs.is_empty() {
+            filter.directories.push(normalise(cwd));
+            return Ok(filter);
+        }
+        let mut globs = GlobSetBuilder::new();
+        for spec in specs {
+            let expanded = expand_home(spec);
+            let absolute = cwd.join(&expanded);
+            if absolute == Path::new("/") {
+                filter.everything = true;
+            } else if absolute.is_dir() {
+                filter.directories.push(normalise(&absolute));
+            } else if is_glob(&expanded) {
+                let pattern = normalise_glob(&absolute);
+                let glob = Glob::new(&pattern)
+                    .map_err(|err| format!("invalid --watch pattern '{spec}': {err}"))?;
+                globs.add(glob);
+            } else {
+                filter.files.push(normalise(&absolute));
+            }
+        }
+        filter.globs = globs
+            .build()
+            .map_err(|err| format!("invalid --watch pattern: {err}"))?;
+        Ok(filter)
+    }
+
+    /// Whether the file at `path` (any form) is watched.
+    pub fn matches(&self, path: &Path) -> bool {
+        let path = normalise(path);
+        if self.skip_installed && self.installed.iter().any(|dir| path.starts_with(dir)) {
+            return false;
+        }
+        self.everything
+            || self.files.iter().any(|file| *file == path)
+            || self.directories.iter().any(|dir| path.starts_with(dir))
+            || self.globs.is_match(&path)
+    }
+}
+
+/// Resolves symlinks and `..`; a path that does not exist is only made lexically clean.
+pub fn normalise(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| lexically_clean(path))
+}
+
+fn lexically_clean(path: &Path) -> PathBuf {
+    let mut clean = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    clean
+}
+
+fn is_glob(spec: &str) -> bool {
+    spec.contains(['*', '?', '['])
+}
+
+/// Normalises the literal directory in front of a glob's first wildcard.
+fn normalise_glob(pattern: &Path) -> String {
+    let text = pattern.to_string_lossy();
+    let wildcard = text.find(['*', '?', '[']).unwrap_or(text.len());
+    let split = text[..wildcard].rfind('/').unwrap_or(0);
+    let (prefix, rest) = text.split_at(split);
+    let prefix = if prefix.is_empty() {
+        String::new()
+    } else {
+        normalise(Path::new(prefix)).to_string_lossy().into_owned()
+    };
+    format!("{prefix}{rest}")
+}
+
+fn expand_home(spec: &str) -> String {
+    match (spec.strip_prefix('~'), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) if rest.is_empty() || rest.starts_with('/') => {
+            format!("{home}{rest}")
+        }
+        _ => spec.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for file in [
+            "app.py",
+            "pkg/mod.py",
+            "pkg/sub/deep.py",
+            "other/x.py",
+            "venv/site/lib.py",
+        ] {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn default_is_the_current_directory_without_installed_packages() {
+        let dir = tree();
+        let root = dir.path();
+        let filter = WatchFilter::new(&[], root, vec![root.join("venv/site")]).unwrap();
+        assert!(filter.matches(&root.join("app.py")));
+        assert!(filter.matches(&root.join("pkg/sub/deep.py")));
+        assert!(!filter.matches(&root.join("venv/site/lib.py")));
+        assert!(!filter.matches(Path::new("/usr/lib/python3/os.py")));
+    }
+
+    #[test]
+    fn directories_files_and_globs() {
+        let dir = tree();
+        let root = dir.path();
+        let specs = ["pkg".to_string(), "app.py".into(), "other/*.py".into()];
+        let filter = WatchFilter::new(&specs, root, vec![]).unwrap();
+        assert!(filter.matches(&root.join("pkg/sub/deep.py")));
+        assert!(filter.matches(&root.join("app.py")));
+        assert!(filter.matches(&root.join("other/x.py")));
+        assert!(!filter.matches(&root.join("venv/site/lib.py")));
+        let recursive = WatchFilter::new(&["**/deep.py".into()], root, vec![]).unwrap();
+        assert!(recursive.matches(&root.join("pkg/sub/deep.py")));
+    }
+
+    #[test]
+    fn paths_are_normalised_before_matching() {
+        let dir = tree();
+        let root = dir.path();
+        std::os::unix::fs::symlink(root.join("pkg"), root.join("other/link")).unwrap();
+        let filter = WatchFilter::new(&["pkg".into()], root, vec![]).unwrap();
+        assert!(filter.matches(&root.join("pkg/../pkg/mod.py")));
+        assert!(filter.matches(&root.join("other/link/mod.py")));
+    }
+
+    #[test]
+    fn slash_watches_everything() {
+        let dir = tree();
+        let filter = WatchFilter::new(&["/".into()], dir.path(), vec![]).unwrap();
+        assert!(filter.matches(Path::new("/usr/lib/python3/os.py")));
+    }
+
+    #[test]
+    fn bad_globs_are_reported() {
+        let dir = tree();
+        let error = WatchFilter::new(&["src/[".into()], dir.path(), vec![]).unwrap_err();
+        assert!(error.contains("src/["), "{error}");
+    }
+}

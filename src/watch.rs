@@ -1,0 +1,336 @@
+//! File watching: notify (inotify, or polling with `--poll`), batched and debounced.
+//!
+//! We watch the *directories* of watched files, so every way an editor saves works: in
+//! place, a temporary file renamed over the original, delete and recreate, vim's backups.
+//! A batch holds every watched file changed within the debounce window. A file being
+//! written in place is not reported until it is closed (inotify's close-write), so a save
+//! caught halfway is never read. Knows nothing of Python.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
+use notify::{Event, EventKind, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};
+
+/// How long a file opened for writing may stay unclosed before it is read anyway.
+const WRITE_GRACE: Duration = Duration::from_millis(1000);
+
+/// How to notice changes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    /// inotify (falls back to polling every second for what inotify cannot watch).
+    Native,
+    /// Poll every so often (`--poll SECONDS`).
+    Poll(Duration),
+}
+
+enum Message {
+    Event(notify::Result<Event>),
+    Watch(PathBuf),
+    Stop,
+}
+
+/// A handle on the watching thread: add files, stop it.
+pub struct FileWatcher {
+    sender: Sender<Message>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FileWatcher {
+    /// Starts the watching thread. `on_batch` runs on it with the files changed together.
+    pub fn spawn(
+        mode: Mode,
+        debounce: Duration,
+        on_batch: impl FnMut(Vec<PathBuf>) + Send + 'static,
+    ) -> FileWatcher {
+        let (sender, receiver) = mpsc::channel();
+        let events = sender.clone();
+        let thread = std::thread::Builder::new()
+            .name("jurigged-watch".into())
+            .spawn(move || {
+                let mut state = Watching::new(mode, debounce, events);
+                state.run(receiver, on_batch);
+            })
+            .expect("spawning the watcher thread");
+        FileWatcher {
+            sender,
+            thread: Some(thread),
+        }
+    }
+
+    /// Starts watching `file` (its directory, in fact).
+    pub fn watch(&self, file: PathBuf) {
+        let _ = self.sender.send(Message::Watch(file));
+    }
+
+    /// Stops the thread and waits for it (a batch being applied finishes first).
+    pub fn stop(&mut self) {
+        let _ = self.sender.send(Message::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A changed file waiting in the current batch.
+struct Pending {
+    /// Opened for writing and not closed yet.
+    writing: bool,
+}
+
+struct Watching {
+    mode: Mode,
+    debounce: Duration,
+    sender: Sender<Message>,
+    native: Option<RecommendedWatcher>,
+    poll: Option<PollWatcher>,
+    files: HashSet<PathBuf>,
+    directories: HashSet<PathBuf>,
+    pending: HashMap<PathBuf, Pending>,
+    last_event: Instant,
+    /// When the current batch started; a file left open longer than WRITE_GRACE is read.
+    batch_start: Instant,
+}
+
+impl Watching {
+    fn new(mode: Mode, debounce: Duration, sender: Sender<Message>) -> Watching {
+        Watching {
+            mode,
+            debounce,
+            sender,
+            native: None,
+            poll: None,
+            files: HashSet::new(),
+            directories: HashSet::new(),
+            pending: HashMap::new(),
+            last_event: Instant::now(),
+            batch_start: Instant::now(),
+        }
+    }
+
+    fn run(&mut self, receiver: Receiver<Message>, mut on_batch: impl FnMut(Vec<PathBuf>)) {
+        loop {
+            let message = match self.wait_time() {
+                None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(wait) => receiver.recv_timeout(wait),
+            };
+            match message {
+                Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Message::Watch(file)) => self.add(file),
+                Ok(Message::Event(Ok(event))) => self.record(event),
+                Ok(Message::Event(Err(_))) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    let batch: Vec<PathBuf> = self.pending.drain().map(|(path, _)| path).collect();
+                    on_batch(batch);
+                }
+            }
+        }
+    }
+
+    /// How long to wait before the pending batch is due; `None` when nothing is pending.
+    fn wait_time(&self) -> Option<Duration> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
+        let quiet_until = self.last_event + self.debounce;
+        let writing = self.pending.values().any(|p| p.writing);
+        let due = if writing {
+            // Wait for the close, but not forever: some programs keep files open.
+            (self.batch_start + WRITE_GRACE).max(quiet_until)
+        } else {
+            quiet_until
+        };
+        Some(due.saturating_duration_since(now))
+    }
+
+    fn record(&mut self, event: Event) {
+        let writing = match event.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => Some(false),
+            EventKind::Access(_) => None,
+            EventKind::Modify(ModifyKind::Metadata(_)) => Some(false),
+            EventKind::Modify(ModifyKind::Name(_)) => Some(false),
+            // Polling never sees a close: the debounce is all it has.
+            EventKind::Modify(_) | EventKind::Create(CreateKind::File | CreateKind::Any) => {
+                Some(self.native.is_some())
+            }
+            EventKind::Remove(_) | EventKind::Any | EventKind::Other => Some(false),
+            EventKind::Create(_) => None,
+        };
+        let Some(writing) = writing else { return };
+        for path in event.paths {
+            if !self.files.contains(&path) {
+                continue;
+            }
+            if self.pending.is_empty() {
+                self.batch_start = Instant::now();
+            }
+            self.last_event = Instant::now();
+            let entry = self.pending.entry(path).or_insert(Pending { writing });
+            entry.writing = writing;
+        }
+    }
+
+    fn add(&mut self, file: PathBuf) {
+        let Some(directory) = file.parent().map(Path::to_path_buf) else {
+            return;
+        };
+        self.files.insert(file);
+        if !self.directories.insert(directory.clone()) {
+            return;
+        }
+        if let Mode::Poll(interval) = self.mode {
+            self.watch_polling(&directory, interval);
+            return;
+        }
+        if self.native.is_none() {
+            let sender = self.sender.clone();
+            match notify::recommended_watcher(move |event| {
+                let _ = sender.send(Message::Event(event));
+            }) {
+                Ok(watcher) => self.native = Some(watcher),
+                Err(err) => {
+                    say(&format!(
+                        "jurigged: cannot use inotify ({err}); polling for changes every second"
+                    ));
+                    self.mode = Mode::Poll(Duration::from_secs(1));
+                    self.watch_polling(&directory, Duration::from_secs(1));
+                    return;
+                }
+            }
+        }
+        let watched = self
+            .native
+            .as_mut()
+            .map(|w| w.watch(&directory, RecursiveMode::NonRecursive));
+        if let Some(Err(err)) = watched {
+            if is_out_of_watches(&err) {
+                if self.poll.is_none() {
+                    say(
+                        "jurigged: out of inotify watches (fs.inotify.max_user_watches); polling the remaining directories every second",
+                    );
+                }
+                self.watch_polling(&directory, Duration::from_secs(1));
+            } else {
+                say(&format!(
+                    "jurigged: cannot watch {}: {err}",
+                    directory.display()
+                ));
+            }
+        }
+    }
+
+    fn watch_polling(&mut self, directory: &Path, interval: Duration) {
+        if self.poll.is_none() {
+            let sender = self.sender.clone();
+            let config = notify::Config::default()
+                .with_poll_interval(interval)
+                .with_compare_contents(true);
+            match PollWatcher::new(
+                move |event| {
+                    let _ = sender.send(Message::Event(event));
+                },
+                config,
+            ) {
+                Ok(watcher) => self.poll = Some(watcher),
+                Err(err) => {
+                    say(&format!("jurigged: cannot poll for changes: {err}"));
+                    return;
+                }
+            }
+        }
+        if let Some(Err(err)) = self
+            .poll
+            .as_mut()
+            .map(|w| w.watch(directory, RecursiveMode::NonRecursive))
+        {
+            say(&format!(
+                "jurigged: cannot watch {}: {err}",
+                directory.display()
+            ));
+        }
+    }
+}
+
+fn is_out_of_watches(err: &notify::Error) -> bool {
+    match &err.kind {
+        notify::ErrorKind::MaxFilesWatch => true,
+        notify::ErrorKind::Io(io) => io.raw_os_error() == Some(libc::ENOSPC),
+        _ => false,
+    }
+}
+
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::channel;
+
+    fn watch_one(
+        mode: Mode,
+        debounce: Duration,
+    ) -> (
+        tempfile::TempDir,
+        PathBuf,
+        FileWatcher,
+        Receiver<Vec<PathBuf>>,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::canonicalize(dir.path()).unwrap().join("mod.py");
+        std::fs::write(&file, "x = 1\n").unwrap();
+        let (sender, receiver) = channel();
+        let watcher = FileWatcher::spawn(mode, debounce, move |batch| {
+            let _ = sender.send(batch);
+        });
+        watcher.watch(file.clone());
+        std::thread::sleep(Duration::from_millis(100));
+        (dir, file, watcher, receiver)
+    }
+
+    #[test]
+    fn in_place_write_is_one_batch() {
+        let (_dir, file, mut watcher, batches) = watch_one(Mode::Native, Duration::from_millis(20));
+        std::fs::write(&file, "x = 2\n").unwrap();
+        let batch = batches.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(batch, [file.clone()]);
+        watcher.stop();
+    }
+
+    #[test]
+    fn rename_over_the_file_is_seen() {
+        let (dir, file, mut watcher, batches) = watch_one(Mode::Native, Duration::from_millis(20));
+        let temporary = dir.path().join(".mod.py.swp");
+        std::fs::write(&temporary, "x = 3\n").unwrap();
+        std::fs::rename(&temporary, &file).unwrap();
+        let batch = batches.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(batch, [file.clone()]);
+        watcher.stop();
+    }
+
+    #[test]
+    fn other_files_in_the_directory_are_ignored() {
+        let (dir, _file, mut watcher, batches) = watch_one(Mode::Native, Duration::from_millis(20));
+        std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+        assert!(batches.recv_timeout(Duration::from_millis(300)).is_err());
+        watcher.stop();
+    }
+
+    #[test]
+    fn polling_sees_changes() {
+        let (_dir, file, mut watcher, batches) = watch_one(
+            Mode::Poll(Duration::from_millis(50)),
+            Duration::from_millis(20),
+        );
+        std::fs::write(&file, "x = 22\n").unwrap();
+        let batch = batches.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(batch, [file.clone()]);
+        watcher.stop();
+    }
+}
