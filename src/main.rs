@@ -48,6 +48,16 @@ fn main() {
     };
     // SAFETY: `initialize` left this thread attached to the interpreter it created.
     let py = unsafe { Python::assume_attached() };
+    let live = live::Settings {
+        watch: &cli.watch,
+        debounce: cli.debounce,
+        poll: cli.poll,
+        verbose: cli.verbose,
+    };
+    if let Err(err) = live::start(py, &live) {
+        let _ = writeln!(std::io::stderr(), "jurigged: {err}");
+        interp::finish(interp::Exit { code: 2, keyboard_interrupt: false });
+    }
     let exit = interp::run(py, &launch);
     interp::finish(exit)
 }

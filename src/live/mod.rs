@@ -1,3 +1,342 @@
 //! Live patching: which files are watched, and applying their changes to the interpreter.
+//!
+//! Files are registered when their code first runs: the script itself, every module
+//! executed from a watched path (seen by an audit hook on `exec`, installed before the
+//! program's first import), and modules already loaded at start. Registration keeps the
+//! source as it was loaded: the next save is diffed against it. The watcher thread turns a
+//! batch of saved files into plans (pure Rust) and applies them holding the GIL.
 
+mod apply;
 pub mod filter;
+mod log;
+mod namespace;
+
+use std::collections::HashMap;
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyCode, PyDict, PyModule};
+use pyo3::{ffi, wrap_pyfunction};
+
+use crate::source::{self, ModuleTree};
+use crate::watch::{FileWatcher, Mode};
+use apply::FileChange;
+use filter::{WatchFilter, normalise};
+use log::Logger;
+
+/// Live patching options from the command line.
+pub struct Settings<'a> {
+    pub watch: &'a [String],
+    pub debounce: f64,
+    pub poll: Option<f64>,
+    pub verbose: bool,
+}
+
+/// A watched file and the version of it that is running.
+struct Watched {
+    /// The name the interpreter uses for it (`co_filename`, `__file__`).
+    code_filename: String,
+    /// The running version; `None` if it is not UTF-8 (such files are not patched).
+    source: Option<String>,
+    tree: Option<ModuleTree>,
+    is_main: bool,
+}
+
+struct Service {
+    filter: WatchFilter,
+    log: Logger,
+    files: Mutex<HashMap<PathBuf, Watched>>,
+    watcher: Mutex<Option<FileWatcher>>,
+}
+
+static SERVICE: OnceLock<Service> = OnceLock::new();
+
+/// Starts watching: call on the main thread, before the program runs.
+pub fn start(py: Python<'_>, settings: &Settings) -> Result<(), String> {
+    let cwd = std::env::current_dir().map_err(|err| format!("no current directory: {err}"))?;
+    let installed = installed_directories(py).unwrap_or_default();
+    let filter = WatchFilter::new(settings.watch, &cwd, installed)?;
+    let log = Logger::new(settings.verbose);
+    // threading must learn its main thread here, not on our watcher thread later.
+    py.import("threading").map_err(|err| err.to_string())?;
+    let mode = match settings.poll {
+        Some(seconds) if seconds > 0.0 => Mode::Poll(Duration::from_secs_f64(seconds)),
+        _ => Mode::Native,
+    };
+    let watcher = FileWatcher::spawn(mode, Duration::from_secs_f64(settings.debounce), on_batch);
+    let service = Service {
+        filter,
+        log,
+        files: Mutex::new(HashMap::new()),
+        watcher: Mutex::new(Some(watcher)),
+    };
+    if SERVICE.set(service).is_err() {
+        return Err("live patching started twice".into());
+    }
+    register_loaded_modules(py);
+    // SAFETY: the hook is a plain function that never fails and keeps no Python state.
+    unsafe {
+        PySys_AddAuditHook(audit_hook, std::ptr::null_mut());
+    }
+    // Registered first, so it runs last at exit: after non-daemon threads were joined
+    // (patches still apply while they run), before the interpreter goes away.
+    let stop = wrap_pyfunction!(stop_watching, py).map_err(|err| err.to_string())?;
+    py.import("atexit")
+        .and_then(|atexit| atexit.call_method1("register", (stop,)))
+        .map_err(|err| err.to_string())?;
+    Ok(())
+}
+
+/// Registers the script run as `__main__`, with the exact bytes that were compiled.
+pub fn register_main(filename: &str, source: &[u8]) {
+    register(filename, Some(source), true);
+}
+
+unsafe extern "C" {
+    fn PySys_AddAuditHook(
+        hook: unsafe extern "C" fn(*const c_char, *mut ffi::PyObject, *mut c_void) -> c_int,
+        user_data: *mut c_void,
+    ) -> c_int;
+}
+
+/// Sees every `exec` of a code object (module bodies included) and registers its file.
+unsafe extern "C" fn audit_hook(
+    event: *const c_char,
+    args: *mut ffi::PyObject,
+    _user_data: *mut c_void,
+) -> c_int {
+    // SAFETY: CPython passes a NUL-terminated event name and, for "exec", a tuple whose
+    // first item is the code object; the calling thread holds the GIL.
+    unsafe {
+        if CStr::from_ptr(event).to_bytes() != b"exec" {
+            return 0;
+        }
+        let py = Python::assume_attached();
+        let args = Bound::from_borrowed_ptr(py, args);
+        if let Ok(code) = args.get_item(0) {
+            if code.is_instance_of::<PyCode>() {
+                if let Ok(filename) = code.getattr("co_filename").and_then(|f| f.extract::<String>()) {
+                    if !filename.starts_with('<') {
+                        register(&filename, None, false);
+                    }
+                }
+            }
+        }
+        // The hook must leave no exception behind.
+        ffi::PyErr_Clear();
+    }
+    0
+}
+
+fn register_loaded_modules(py: Python<'_>) {
+    let Ok(modules) = py
+        .import("sys")
+        .and_then(|sys| Ok(sys.getattr("modules")?.cast_into::<PyDict>()?.copy()?))
+    else {
+        return;
+    };
+    for module in modules.values() {
+        let Ok(module) = module.cast_into::<PyModule>() else {
+            continue;
+        };
+        if let Ok(file) = module.getattr("__file__").and_then(|f| f.extract::<String>()) {
+            if file.ends_with(".py") {
+                register(&file, None, false);
+            }
+        }
+    }
+    // SAFETY: clearing lookups that failed above.
+    unsafe { ffi::PyErr_Clear() };
+}
+
+/// Adds a file to the watched set if the filter wants it, keeping the source it has now.
+fn register(filename: &str, source: Option<&[u8]>, is_main: bool) {
+    let Some(service) = SERVICE.get() else { return };
+    let path = normalise(Path::new(filename));
+    if !service.filter.matches(&path) || !path.is_file() {
+        return;
+    }
+    let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(existing) = files.get_mut(&path) {
+        existing.is_main |= is_main;
+        return;
+    }
+    let bytes = match source {
+        Some(bytes) => Some(bytes.to_vec()),
+        None => std::fs::read(&path).ok(),
+    };
+    files.insert(
+        path.clone(),
+        Watched {
+            code_filename: filename.to_string(),
+            source: bytes.and_then(|b| String::from_utf8(b).ok()),
+            tree: None,
+            is_main,
+        },
+    );
+    drop(files);
+    service.log.watch(filename);
+    if let Some(watcher) = service.watcher.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        watcher.watch(path);
+    }
+}
+
+/// Called by atexit: stops the watcher thread, letting a batch in progress finish.
+#[pyfunction]
+fn stop_watching(py: Python<'_>) {
+    if let Some(service) = SERVICE.get() {
+        let watcher = service.watcher.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut watcher) = watcher {
+            py.detach(|| watcher.stop());
+        }
+    }
+}
+
+/// Runs on the watcher thread for every batch of saved files.
+fn on_batch(paths: Vec<PathBuf>) {
+    let Some(service) = SERVICE.get() else { return };
+    let mut changes = Vec::new();
+    for path in paths {
+        if let Some(change) = plan_file(service, &path) {
+            changes.push(change);
+        }
+    }
+    if changes.is_empty() {
+        return;
+    }
+    let Some(result) = Python::try_attach(|py| apply::apply(py, &changes, &service.log)) else {
+        return;
+    };
+    match result {
+        Ok(()) => {
+            let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());
+            for change in changes {
+                if let Some(watched) = files.get_mut(&change.path) {
+                    watched.source = Some(change.new_source);
+                    watched.tree = Some(change.new_tree);
+                }
+            }
+        }
+        Err(report) => {
+            let names: Vec<String> = changes.iter().map(|c| c.code_filename.clone()).collect();
+            service.log.error(&format!(
+                "jurigged: could not apply the change to {}; the previous version keeps running.\n{report}",
+                names.join(", ")
+            ));
+        }
+    }
+}
+
+/// Reads a saved file and diffs it against the running version. `None` when there is
+/// nothing to apply (unchanged, deleted, unreadable, or a syntax error, reported here).
+fn plan_file(service: &Service, path: &Path) -> Option<FileChange> {
+    let (code_filename, old_source, old_tree, is_main) = {
+        let files = service.files.lock().unwrap_or_else(|e| e.into_inner());
+        let watched = files.get(path)?;
+        (
+            watched.code_filename.clone(),
+            watched.source.clone(),
+            watched.tree.clone(),
+            watched.is_main,
+        )
+    };
+    // A deleted file changes nothing: it may be recreated in a moment.
+    let bytes = std::fs::read(path).ok()?;
+    let Some(old_source) = old_source else {
+        service.log.error(&format!(
+            "jurigged: {code_filename} is not UTF-8; changes to it are not applied"
+        ));
+        return None;
+    };
+    let Ok(new_source) = String::from_utf8(bytes) else {
+        service.log.error(&format!(
+            "jurigged: {code_filename} is not UTF-8 any more; the change was not applied"
+        ));
+        return None;
+    };
+    if new_source == old_source {
+        return None;
+    }
+    let new_tree = match source::parse(&new_source) {
+        Ok(tree) => tree,
+        Err(error) => {
+            report_syntax_error(service, &code_filename, &new_source, error.line);
+            return None;
+        }
+    };
+    let old_tree = match old_tree {
+        Some(tree) => tree,
+        None => source::parse(&old_source).unwrap_or_default(),
+    };
+    let ops = source::diff(&old_tree, &new_tree);
+    Some(FileChange {
+        path: path.to_path_buf(),
+        code_filename,
+        is_main,
+        old_source,
+        old_tree,
+        new_source,
+        new_tree,
+        ops,
+    })
+}
+
+/// Reports a save that does not parse, in python's words (file, line, caret).
+fn report_syntax_error(service: &Service, filename: &str, source: &str, line: usize) {
+    let message = Python::try_attach(|py| {
+        let compiled = py
+            .import("builtins")
+            .and_then(|b| b.getattr("compile")?.call1((source, filename, "exec")));
+        match compiled {
+            Ok(_) => None,
+            Err(err) => {
+                let text = py
+                    .import("traceback")
+                    .and_then(|t| {
+                        t.call_method1("format_exception_only", (err.get_type(py), err.value(py)))
+                    })
+                    .and_then(|lines| {
+                        let mut text = String::new();
+                        for line in lines.try_iter()? {
+                            text.push_str(&line?.extract::<String>()?);
+                        }
+                        Ok(text)
+                    });
+                Some(text.unwrap_or_else(|_| err.to_string()))
+            }
+        }
+    })
+    .flatten();
+    let report = match message {
+        Some(text) => format!(
+            "jurigged: syntax error in {filename}; the previous version keeps running.\n{text}"
+        ),
+        None => format!(
+            "jurigged: cannot analyse {filename} line {line} (jurigged's parser does not understand it); the change was not applied"
+        ),
+    };
+    service.log.error(&report);
+}
+
+/// Directories of installed code (standard library, site-packages), which the default
+/// watch filter skips even when they sit under the current directory (a project's .venv).
+fn installed_directories(py: Python<'_>) -> PyResult<Vec<PathBuf>> {
+    let sys = py.import("sys")?;
+    let mut directories = Vec::new();
+    for name in ["prefix", "base_prefix", "exec_prefix", "base_exec_prefix"] {
+        let prefix: String = sys.getattr(name)?.extract()?;
+        directories.push(Path::new(&prefix).join("lib"));
+        directories.push(Path::new(&prefix).join("lib64"));
+    }
+    for entry in sys.getattr("path")?.try_iter()? {
+        if let Ok(entry) = entry?.extract::<String>() {
+            if entry.contains("site-packages") || entry.contains("dist-packages") {
+                directories.push(PathBuf::from(entry));
+            }
+        }
+    }
+    Ok(directories)
+}

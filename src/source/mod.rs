@@ -3,7 +3,9 @@
 //! unit-tested on strings.
 
 mod diff;
+mod locate;
 mod parse;
 
-pub use diff::{Op, Path, diff};
-pub use parse::{Definition, Kind, ModuleTree, ParseError, parse};
+pub use diff::{Op, diff};
+pub use locate::{locate, mask};
+pub use parse::{Definition, Kind, ModuleTree, parse};

@@ -27,6 +27,8 @@ pub struct Definition {
     pub line: usize,
     /// Last line, 1-based, inclusive.
     pub end_line: usize,
+    /// Functions: the line of `def` (after the decorators).
+    pub def_line: usize,
     /// Classes: the lines of `class X(...):`, without decorators, inclusive.
     pub header_lines: (usize, usize),
     /// Classes: the body starts on the header's line (`class C: pass`).
@@ -119,6 +121,7 @@ fn definition(node: Node, source: &[u8]) -> Definition {
         name: String::new(),
         line,
         end_line: last_row(node) + 1,
+        def_line: inner.start_position().row + 1,
         header_lines: (line, line),
         inline_body: false,
         header_tokens: Vec::new(),

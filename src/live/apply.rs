@@ -1,0 +1,1087 @@
+//! Carrying out a batch of plans in the interpreter, all or nothing.
+//!
+//! Everything is compiled first, without running anything. Then, holding the GIL with
+//! thread switching suspended, statements and new definitions run in their module or class
+//! namespace, and every live function using an old code object gets the new one. If any
+//! step raises, what was done is undone and the old code keeps running.
+//!
+//! Definitions are compiled in place: the module's new source with every line blanked but
+//! the definition's own and the headers of its enclosing classes, so that line numbers,
+//! qualified names, `super()` and closures come out exactly as a full compile would give.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyCode, PyDict, PyFunction, PyList, PyModule, PyTuple, PyType};
+
+use super::log::Logger;
+use super::namespace::ClassNamespace;
+use crate::source::{Definition, Kind, ModuleTree, Op, locate, mask};
+
+/// One changed file: its previous and new versions and the operations between them.
+pub struct FileChange {
+    pub path: PathBuf,
+    /// The file name as the interpreter knows it (`co_filename`).
+    pub code_filename: String,
+    /// The program's script (`__main__`).
+    pub is_main: bool,
+    pub old_source: String,
+    pub old_tree: ModuleTree,
+    pub new_source: String,
+    pub new_tree: ModuleTree,
+    pub ops: Vec<Op>,
+}
+
+/// A line to print once the batch has been applied.
+enum Report {
+    Update(String, usize),
+    Add(String, usize),
+    Run(String, usize, String),
+    Delete(String, usize),
+    Note(String),
+}
+
+/// Applies every change or none. On failure returns the report to print.
+pub fn apply(py: Python<'_>, changes: &[FileChange], log: &Logger) -> Result<(), String> {
+    let _no_switching = SwitchIntervalGuard::new(py);
+    let mut undo = Undo::default();
+    let mut reports = Vec::new();
+    let result = apply_all(py, changes, &mut undo, &mut reports);
+    match result {
+        Ok(()) => {
+            for change in changes {
+                refresh_linecache(py, &change.code_filename, &change.new_source);
+            }
+            for report in reports {
+                match report {
+                    Report::Update(name, line) => log.update(&name, line),
+                    Report::Add(name, line) => log.add(&name, line),
+                    Report::Run(name, line, text) => log.run(&name, line, &text),
+                    Report::Delete(name, line) => log.delete(&name, line),
+                    Report::Note(text) => log.error(&text),
+                }
+            }
+            Ok(())
+        }
+        Err(err) => {
+            undo.rollback(py);
+            // The traceback quotes the new source, which is what raised.
+            for change in changes {
+                refresh_linecache(py, &change.code_filename, &change.new_source);
+            }
+            let report = format_error(py, &err);
+            for change in changes {
+                refresh_linecache(py, &change.code_filename, &change.old_source);
+            }
+            Err(report)
+        }
+    }
+}
+
+fn apply_all(
+    py: Python<'_>,
+    changes: &[FileChange],
+    undo: &mut Undo,
+    reports: &mut Vec<Report>,
+) -> PyResult<()> {
+    // Compile everything before anything runs: a compile error changes nothing.
+    let mut prepared = Vec::new();
+    for change in changes {
+        let modules = modules_for(py, change)?;
+        if modules.is_empty() {
+            continue;
+        }
+        prepared.push(prepare(py, change, modules, reports)?);
+    }
+    for batch in prepared {
+        execute(py, batch, undo, reports)?;
+    }
+    Ok(())
+}
+
+/// A module whose code comes from the changed file, with its name for reports.
+struct LiveModule<'py> {
+    name: String,
+    module: Bound<'py, PyModule>,
+}
+
+/// Every loaded module whose `__file__` is the changed file (a script can also be imported
+/// under its own name, giving two).
+fn modules_for<'py>(py: Python<'py>, change: &FileChange) -> PyResult<Vec<LiveModule<'py>>> {
+    let mut found = Vec::new();
+    let modules = py.import("sys")?.getattr("modules")?.cast_into::<PyDict>()?;
+    for (name, module) in modules.copy()?.iter() {
+        let Ok(module) = module.cast_into::<PyModule>() else {
+            continue;
+        };
+        let Ok(file) = module.getattr("__file__") else {
+            continue;
+        };
+        let Ok(file) = file.extract::<String>() else {
+            continue;
+        };
+        let same = file == change.code_filename
+            || super::filter::normalise(std::path::Path::new(&file)) == change.path;
+        if same {
+            found.push(LiveModule {
+                name: name.extract::<String>().unwrap_or_default(),
+                module,
+            });
+        }
+    }
+    // A script is still __main__ after __main__.__file__ is gone (at the -i prompt).
+    if found.is_empty() && change.is_main {
+        if let Some(Ok(main)) = modules.get_item("__main__")?.map(|m| m.cast_into::<PyModule>()) {
+            found.push(LiveModule {
+                name: "__main__".into(),
+                module: main,
+            });
+        }
+    }
+    found.sort_by_key(|m| m.name != "__main__");
+    Ok(found)
+}
+
+/// Where an executed definition or statement lands.
+enum Namespace<'py> {
+    Module(Bound<'py, PyModule>),
+    Class(Bound<'py, PyType>),
+}
+
+/// One prepared step; nothing has run yet.
+enum Step<'py> {
+    /// Give `new_code` to every function using one of `old` codes.
+    Swap {
+        old: Vec<Bound<'py, PyAny>>,
+        new_code: Bound<'py, PyAny>,
+        /// Run this (the def without decorators) in a scratch namespace for new defaults.
+        defaults: Option<(Bound<'py, PyAny>, Namespace<'py>, String)>,
+        report: Option<Report>,
+    },
+    /// Run `code` in a namespace (a new definition or a statement).
+    Exec {
+        code: Bound<'py, PyAny>,
+        namespace: Namespace<'py>,
+        report: Option<Report>,
+    },
+    /// Remove `name` from a namespace.
+    Delete {
+        namespace: Namespace<'py>,
+        name: String,
+        old: Vec<Bound<'py, PyAny>>,
+        report: Report,
+    },
+    Report(Report),
+}
+
+struct Prepared<'py> {
+    modules: Vec<LiveModule<'py>>,
+    live: LiveObjects<'py>,
+    steps: Vec<Step<'py>>,
+}
+
+fn prepare<'py>(
+    py: Python<'py>,
+    change: &FileChange,
+    modules: Vec<LiveModule<'py>>,
+    reports: &mut Vec<Report>,
+) -> PyResult<Prepared<'py>> {
+    let live = LiveObjects::collect(py, &modules, &change.code_filename)?;
+    let flags = future_flags(py, &modules[0].module)?;
+    let compiler = Compiler {
+        py,
+        source: &change.new_source,
+        filename: &change.code_filename,
+        flags,
+    };
+    let running = running_statements(py, &modules, &change.old_tree)?;
+    let skipped = skipped_runs(&change.ops, &running);
+    let main = &modules[0];
+    let mut steps = Vec::new();
+    for (index, op) in change.ops.iter().enumerate() {
+        if let Some(note) = skipped.get(&index) {
+            if let Some(note) = note {
+                reports.push(Report::Note(note.replace("{module}", &main.name)));
+            }
+            continue;
+        }
+        let step = match op {
+            Op::Update {
+                path,
+                old_line,
+                new_line,
+                defaults_changed,
+                quiet,
+            } => {
+                let name = path.last().cloned().unwrap_or_default();
+                let old = live.codes(&name, *old_line);
+                let (classes, definition) = find(&change.new_tree, &path[..path.len() - 1], *new_line, path)?;
+                let module_code = compiler.compile(&keep_lines(&classes, definition, true))?;
+                let new_code = code_at(&module_code, &classes, Some((&name, *new_line)))?;
+                let report =
+                    (!quiet).then(|| Report::Update(dotted(&main.name, path), *old_line));
+                if !same_free_variables(&old, &new_code)? {
+                    // A closure's captured names changed: the function is rebuilt, like a new one.
+                    exec_step(py, &compiler, main, &classes, definition, Report::Add(dotted(&main.name, path), *new_line))?
+                } else {
+                    let defaults = if *defaults_changed {
+                        let scratch = compiler.compile(&keep_lines(&classes, definition, false))?;
+                        let code = code_at(&scratch, &classes, None)?;
+                        Some((code, namespace_for(&main.module, &classes)?, name))
+                    } else {
+                        None
+                    };
+                    Step::Swap {
+                        old,
+                        new_code,
+                        defaults,
+                        report,
+                    }
+                }
+            }
+            Op::Move {
+                path,
+                old_line,
+                new_line,
+            } => {
+                let name = path.last().cloned().unwrap_or_default();
+                let old = live.codes(&name, *old_line);
+                let Some(first) = old.first() else {
+                    continue;
+                };
+                let delta = *new_line as i64 - *old_line as i64;
+                Step::Swap {
+                    new_code: shift_lines(first, delta)?,
+                    old,
+                    defaults: None,
+                    report: None,
+                }
+            }
+            Op::Add { path, line, kind: _ } => {
+                let (classes, definition) = find(&change.new_tree, &path[..path.len() - 1], *line, path)?;
+                exec_step(py, &compiler, main, &classes, definition, Report::Add(dotted(&main.name, path), *line))?
+            }
+            Op::Run {
+                parent,
+                line,
+                text,
+                ..
+            } => {
+                let (classes, definition) = find(&change.new_tree, parent, *line, parent)?;
+                exec_step(py, &compiler, main, &classes, definition, Report::Run(dotted(&main.name, parent), *line, text.clone()))?
+            }
+            Op::Delete { path, line, kind } => match kind {
+                Kind::Statement => Step::Report(Report::Delete(
+                    format!("{}.<line>", dotted(&main.name, path)),
+                    *line,
+                )),
+                _ => {
+                    let name = path.last().cloned().unwrap_or_default();
+                    match owner(&main.module, &path[..path.len() - 1]) {
+                        Ok(namespace) => Step::Delete {
+                            namespace,
+                            old: live.codes(&name, *line),
+                            name,
+                            report: Report::Delete(dotted(&main.name, path), *line),
+                        },
+                        // Its class is gone already: nothing is left to delete.
+                        Err(_) => continue,
+                    }
+                }
+            },
+        };
+        steps.push(step);
+    }
+    Ok(Prepared {
+        modules,
+        live,
+        steps,
+    })
+}
+
+/// The definition an op names, with its enclosing classes, in the new tree.
+fn find<'t>(
+    tree: &'t ModuleTree,
+    parent: &[String],
+    line: usize,
+    path: &[String],
+) -> PyResult<(Vec<&'t Definition>, &'t Definition)> {
+    let lookup: &[String] = if path.len() > parent.len() { path } else { parent };
+    locate(tree, lookup, line).ok_or_else(|| {
+        PyRuntimeError::new_err(format!(
+            "jurigged cannot find {} at line {line} of the new source",
+            if lookup.is_empty() { "the statement".to_string() } else { lookup.join(".") }
+        ))
+    })
+}
+
+/// The lines to compile: the headers of the enclosing classes and the definition; without
+/// its decorators when `decorators` is false.
+fn keep_lines(classes: &[&Definition], definition: &Definition, decorators: bool) -> Vec<(usize, usize)> {
+    let mut keep: Vec<(usize, usize)> = classes.iter().map(|c| c.header_lines).collect();
+    let start = if decorators || definition.kind != Kind::Function {
+        definition.line
+    } else {
+        definition.def_line
+    };
+    keep.push((start, definition.end_line));
+    keep
+}
+
+/// Prepares running a definition or statement in its module or class namespace.
+fn exec_step<'py>(
+    _py: Python<'py>,
+    compiler: &Compiler<'_, 'py>,
+    main: &LiveModule<'py>,
+    classes: &[&Definition],
+    definition: &Definition,
+    report: Report,
+) -> PyResult<Step<'py>> {
+    let module_code = compiler.compile(&keep_lines(classes, definition, true))?;
+    let code = code_at(&module_code, classes, None)?;
+    Ok(Step::Exec {
+        code,
+        namespace: namespace_for(&main.module, classes)?,
+        report: Some(report),
+    })
+}
+
+fn namespace_for<'py>(module: &Bound<'py, PyModule>, classes: &[&Definition]) -> PyResult<Namespace<'py>> {
+    let path: Vec<String> = classes.iter().map(|c| c.name.clone()).collect();
+    owner(module, &path)
+}
+
+/// The module, or the live class at `path` inside it.
+fn owner<'py>(module: &Bound<'py, PyModule>, path: &[String]) -> PyResult<Namespace<'py>> {
+    if path.is_empty() {
+        return Ok(Namespace::Module(module.clone()));
+    }
+    let mut current = module.clone().into_any();
+    for name in path {
+        current = current.getattr(name.as_str())?;
+    }
+    let class = current.cast_into::<PyType>().map_err(|_| {
+        PyRuntimeError::new_err(format!("{} is no longer a class", path.join(".")))
+    })?;
+    Ok(Namespace::Class(class))
+}
+
+/// The code object at `classes` (class bodies, by name) and then, if given, the function
+/// `name` starting at `line`, inside a compiled module.
+fn code_at<'py>(
+    module_code: &Bound<'py, PyAny>,
+    classes: &[&Definition],
+    function: Option<(&str, usize)>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut current = module_code.clone();
+    for class in classes {
+        current = child_code(&current, |name, _| name == class.name)?
+            .ok_or_else(|| PyRuntimeError::new_err(format!("no code for class {}", class.name)))?;
+    }
+    if let Some((wanted, line)) = function {
+        current = child_code(&current, |name, first| name == wanted && first == line)?
+            .ok_or_else(|| PyRuntimeError::new_err(format!("no code for {wanted} at line {line}")))?;
+    }
+    Ok(current)
+}
+
+fn child_code<'py>(
+    code: &Bound<'py, PyAny>,
+    matches: impl Fn(&str, usize) -> bool,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    for constant in code.getattr("co_consts")?.try_iter()? {
+        let constant = constant?;
+        if constant.is_instance_of::<PyCode>() {
+            let name: String = constant.getattr("co_name")?.extract()?;
+            let first: usize = constant.getattr("co_firstlineno")?.extract()?;
+            if matches(&name, first) {
+                return Ok(Some(constant));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// `code` with every line number moved by `delta`, nested code objects included.
+fn shift_lines<'py>(code: &Bound<'py, PyAny>, delta: i64) -> PyResult<Bound<'py, PyAny>> {
+    let py = code.py();
+    let mut constants = Vec::new();
+    for constant in code.getattr("co_consts")?.try_iter()? {
+        let constant = constant?;
+        if constant.is_instance_of::<PyCode>() {
+            constants.push(shift_lines(&constant, delta)?);
+        } else {
+            constants.push(constant);
+        }
+    }
+    let first: i64 = code.getattr("co_firstlineno")?.extract()?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("co_firstlineno", first + delta)?;
+    kwargs.set_item("co_consts", PyTuple::new(py, constants)?)?;
+    code.call_method("replace", (), Some(&kwargs))
+}
+
+/// Pairs the nested code objects of two versions of a function, by name and order.
+fn pair_nested<'py>(
+    old: &Bound<'py, PyAny>,
+    new: &Bound<'py, PyAny>,
+    out: &mut Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+) -> PyResult<()> {
+    let children = |code: &Bound<'py, PyAny>| -> PyResult<Vec<(String, Bound<'py, PyAny>)>> {
+        let mut found = Vec::new();
+        for constant in code.getattr("co_consts")?.try_iter()? {
+            let constant = constant?;
+            if constant.is_instance_of::<PyCode>() {
+                found.push((constant.getattr("co_name")?.extract()?, constant));
+            }
+        }
+        Ok(found)
+    };
+    let mut new_children = children(new)?;
+    for (name, old_child) in children(old)? {
+        if let Some(index) = new_children.iter().position(|(n, _)| *n == name) {
+            let (_, new_child) = new_children.remove(index);
+            pair_nested(&old_child, &new_child, out)?;
+            out.push((old_child, new_child));
+        }
+    }
+    Ok(())
+}
+
+fn same_free_variables(old: &[Bound<'_, PyAny>], new: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let new_free = new.getattr("co_freevars")?;
+    for code in old {
+        if !code.getattr("co_freevars")?.eq(&new_free)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn dotted(module: &str, path: &[String]) -> String {
+    std::iter::once(module.to_string())
+        .chain(path.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Compiles masked versions of one new source.
+struct Compiler<'a, 'py> {
+    py: Python<'py>,
+    source: &'a str,
+    filename: &'a str,
+    flags: i64,
+}
+
+impl<'py> Compiler<'_, 'py> {
+    fn compile(&self, keep: &[(usize, usize)]) -> PyResult<Bound<'py, PyAny>> {
+        let text = mask(self.source, keep);
+        self.py
+            .import("builtins")?
+            .getattr("compile")?
+            .call1((text, self.filename, "exec", self.flags, true))
+    }
+}
+
+/// The `from __future__ import ...` flags in force in a module.
+fn future_flags(py: Python<'_>, module: &Bound<'_, PyModule>) -> PyResult<i64> {
+    let future = py.import("__future__")?;
+    let globals = module.dict();
+    let mut flags = 0;
+    for name in future.getattr("all_feature_names")?.try_iter()? {
+        let name = name?;
+        let name: String = name.extract()?;
+        let feature = future.getattr(name.as_str())?;
+        if let Some(value) = globals.get_item(&name)? {
+            if value.is(&feature) {
+                flags |= feature.getattr("compiler_flag")?.extract::<i64>()?;
+            }
+        }
+    }
+    Ok(flags)
+}
+
+/// Lines of top-level statements currently executing in these modules (any thread), in
+/// the old source's numbering: a script's own main loop, for instance.
+fn running_statements(
+    py: Python<'_>,
+    modules: &[LiveModule<'_>],
+    old_tree: &ModuleTree,
+) -> PyResult<Vec<(usize, String)>> {
+    let mut running = Vec::new();
+    let frames = py.import("sys")?.call_method0("_current_frames")?;
+    for frame in frames.call_method0("values")?.try_iter()? {
+        let mut frame = frame?;
+        while !frame.is_none() {
+            let code = frame.getattr("f_code")?;
+            if code.getattr("co_name")?.extract::<String>()? == "<module>" {
+                let globals = frame.getattr("f_globals")?;
+                if modules.iter().any(|m| m.module.dict().is(&globals)) {
+                    let line: usize = frame.getattr("f_lineno")?.extract().unwrap_or(0);
+                    if let Some(statement) = old_tree
+                        .definitions
+                        .iter()
+                        .find(|d| d.kind == Kind::Statement && d.line <= line && line <= d.end_line)
+                    {
+                        let first = statement.body_tokens.first().cloned().unwrap_or_default();
+                        running.push((statement.line, first));
+                    }
+                }
+            }
+            frame = frame.getattr("f_back")?;
+        }
+    }
+    Ok(running)
+}
+
+/// A changed top-level statement that is running right now (the script's own loop) is not
+/// started a second time (jurigged issue #46). Returns the ops to skip: the `Run` of its new
+/// version, with a note for the user, and the `Delete` of its old one, silently.
+fn skipped_runs(ops: &[Op], running: &[(usize, String)]) -> HashMap<usize, Option<String>> {
+    let mut skipped = HashMap::new();
+    for (old_line, first_token) in running {
+        let is_old_version = |op: &Op| {
+            matches!(op, Op::Delete { path, line, kind: Kind::Statement } if path.is_empty() && line == old_line)
+        };
+        let Some(delete) = ops.iter().position(is_old_version) else {
+            continue;
+        };
+        skipped.insert(delete, None);
+        let new_version = ops
+            .iter()
+            .enumerate()
+            .filter_map(|(index, op)| match op {
+                Op::Run { parent, text, line, .. }
+                    if parent.is_empty() && text.trim_start().starts_with(first_token.as_str()) =>
+                {
+                    Some((index, *line, text))
+                }
+                _ => None,
+            })
+            .min_by_key(|(_, line, _)| line.abs_diff(*old_line));
+        if let Some((index, line, text)) = new_version {
+            let first_line = text.trim().lines().next().unwrap_or_default();
+            skipped.insert(
+                index,
+                Some(format!(
+                    "jurigged: not re-running {{module}} @L{line} ({first_line}): it is running now; restart the program to apply it"
+                )),
+            );
+        }
+    }
+    skipped
+}
+
+fn execute<'py>(
+    py: Python<'py>,
+    prepared: Prepared<'py>,
+    undo: &mut Undo,
+    reports: &mut Vec<Report>,
+) -> PyResult<()> {
+    let Prepared {
+        modules,
+        live,
+        steps,
+    } = prepared;
+    let mut replaced: Vec<(Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)> = Vec::new();
+    for step in steps {
+        match step {
+            Step::Swap {
+                old,
+                new_code,
+                defaults,
+                report,
+            } => {
+                let new_defaults = match defaults {
+                    Some((code, namespace, name)) => Some(scratch_function(py, &code, &namespace, &name, &modules[0].module)?),
+                    None => None,
+                };
+                for old_code in &old {
+                    for function in live.functions_with(old_code) {
+                        undo.record_function(function)?;
+                        function.setattr("__code__", &new_code)?;
+                        if let Some(source) = &new_defaults {
+                            function.setattr("__defaults__", source.getattr("__defaults__")?)?;
+                            function.setattr("__kwdefaults__", source.getattr("__kwdefaults__")?)?;
+                        }
+                        update_docstring(function, old_code, &new_code)?;
+                    }
+                    let mut nested = Vec::new();
+                    pair_nested(old_code, &new_code, &mut nested)?;
+                    for (old_nested, new_nested) in nested {
+                        replaced.push((old_nested, Some(new_nested)));
+                    }
+                    replaced.push((old_code.clone(), Some(new_code.clone())));
+                }
+                reports.extend(report);
+            }
+            Step::Exec {
+                code,
+                namespace,
+                report,
+            } => {
+                run_in(py, &code, &namespace, &modules[0].module, undo)?;
+                reports.extend(report);
+            }
+            Step::Delete {
+                namespace,
+                name,
+                old,
+                report,
+            } => {
+                delete_name(&namespace, &name, undo)?;
+                for old_code in old {
+                    replaced.push((old_code, None));
+                }
+                reports.push(report);
+            }
+            Step::Report(report) => reports.push(report),
+        }
+    }
+    update_closures_and_conformers(py, &live, &replaced, undo)
+}
+
+/// Runs a definition's code in a scratch namespace and returns the function it defines,
+/// for its new defaults (evaluated where the def stands: class names are visible).
+fn scratch_function<'py>(
+    py: Python<'py>,
+    code: &Bound<'py, PyAny>,
+    namespace: &Namespace<'py>,
+    name: &str,
+    module: &Bound<'py, PyModule>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let scratch = PyDict::new(py);
+    if let Namespace::Class(class) = namespace {
+        // Class-level names are readable, as in the class body.
+        scratch.update(&class.getattr("__dict__")?.call_method0("copy")?.cast_into::<PyDict>()?.as_mapping())?;
+    }
+    let builtins = py.import("builtins")?;
+    builtins
+        .getattr("exec")?
+        .call1((code, module.dict(), &scratch))?;
+    scratch.get_item(name)?.ok_or_else(|| {
+        PyRuntimeError::new_err(format!("the new definition of {name} did not define it"))
+    })
+}
+
+fn update_docstring(
+    function: &Bound<'_, PyAny>,
+    old_code: &Bound<'_, PyAny>,
+    new_code: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let docstring = |code: &Bound<'_, PyAny>| -> PyResult<Option<String>> {
+        let constants = code.getattr("co_consts")?;
+        Ok(match constants.get_item(0) {
+            Ok(first) => first.extract::<String>().ok(),
+            Err(_) => None,
+        })
+    };
+    // Only a docstring that came from the code (not one set by a decorator) follows it.
+    let current: Option<String> = function.getattr("__doc__")?.extract().ok();
+    if current == docstring(old_code)? {
+        function.setattr("__doc__", docstring(new_code)?)?;
+    }
+    Ok(())
+}
+
+fn run_in<'py>(
+    py: Python<'py>,
+    code: &Bound<'py, PyAny>,
+    namespace: &Namespace<'py>,
+    module: &Bound<'py, PyModule>,
+    undo: &mut Undo,
+) -> PyResult<()> {
+    let exec = py.import("builtins")?.getattr("exec")?;
+    match namespace {
+        Namespace::Module(target) => {
+            undo.record_module(target)?;
+            exec.call1((code, target.dict()))?;
+        }
+        Namespace::Class(class) => {
+            let proxy = Bound::new(py, ClassNamespace::new(class.clone().unbind()))?;
+            undo.classes.push(proxy.clone().unbind());
+            exec.call1((code, module.dict(), &proxy))?;
+            proxy.borrow().bind_class_cell(py)?;
+        }
+    }
+    Ok(())
+}
+
+fn delete_name(namespace: &Namespace<'_>, name: &str, undo: &mut Undo) -> PyResult<()> {
+    match namespace {
+        Namespace::Module(module) => {
+            undo.record_module(module)?;
+            let dict = module.dict();
+            if dict.contains(name)? {
+                dict.del_item(name)?;
+            }
+        }
+        Namespace::Class(class) => {
+            let own = class.getattr("__dict__")?;
+            if own.contains(name)? {
+                undo.attributes.push((class.clone().into_any().unbind(), name.to_string(), Some(own.get_item(name)?.unbind())));
+                class.delattr(name)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Existing closures made from changed or moved nested code, and objects that asked to be
+/// told (`__conform__`), get the new code. Closures are found through the live functions
+/// of the module and, for nested functions and lambdas, one heap scan for the whole batch.
+fn update_closures_and_conformers<'py>(
+    py: Python<'py>,
+    live: &LiveObjects<'py>,
+    replaced: &[(Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)],
+    undo: &mut Undo,
+) -> PyResult<()> {
+    let by_id: HashMap<usize, Option<&Bound<'py, PyAny>>> = replaced
+        .iter()
+        .map(|(old, new)| (old.as_ptr() as usize, new.as_ref()))
+        .collect();
+    let nested: Vec<&Bound<'py, PyAny>> = replaced
+        .iter()
+        .filter(|(old, _)| is_closure_code(old).unwrap_or(false))
+        .map(|(old, _)| old)
+        .collect();
+    let mut seen = HashSet::new();
+    if !nested.is_empty() {
+        let referrers = py
+            .import("gc")?
+            .getattr("get_referrers")?
+            .call1(PyTuple::new(py, nested)?)?;
+        for object in referrers.try_iter()? {
+            let object = object?;
+            if !object.is_instance_of::<PyFunction>() {
+                continue;
+            }
+            let code = object.getattr("__code__")?;
+            if let Some(Some(new)) = by_id.get(&(code.as_ptr() as usize)) {
+                if seen.insert(object.as_ptr() as usize) && fits(&object, new)? {
+                    undo.record_function(&object)?;
+                    object.setattr("__code__", *new)?;
+                }
+            }
+        }
+    }
+    for conformer in &live.conformers {
+        let referents = py.import("gc")?.getattr("get_referents")?.call1((conformer,))?;
+        for referent in referents.try_iter()? {
+            let referent = referent?;
+            if let Some(new) = by_id.get(&(referent.as_ptr() as usize)) {
+                let argument = match new {
+                    Some(code) => (*code).clone(),
+                    None => py.None().into_bound(py),
+                };
+                conformer.call_method1("__conform__", (argument,))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Nested functions and lambdas can have live closures; comprehensions and class bodies
+/// cannot, so they never cost a heap scan.
+fn is_closure_code(code: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let name: String = code.getattr("co_name")?.extract()?;
+    let qualname: String = code
+        .getattr("co_qualname")
+        .and_then(|q| q.extract())
+        .unwrap_or_default();
+    let nested = qualname.contains("<locals>");
+    let comprehension = matches!(name.as_str(), "<listcomp>" | "<dictcomp>" | "<setcomp>" | "<genexpr>");
+    Ok(nested && !comprehension)
+}
+
+/// A closure can take new code only if it captures the same names.
+fn fits(function: &Bound<'_, PyAny>, new: &Bound<'_, PyAny>) -> PyResult<bool> {
+    function
+        .getattr("__code__")?
+        .getattr("co_freevars")?
+        .eq(new.getattr("co_freevars")?)
+}
+
+/// The functions (and `__conform__` objects) reachable from a module's namespace whose
+/// code comes from the changed file: module functions, methods, static and class methods,
+/// properties, functions inside decorators (`__wrapped__`, closure cells). Walking the
+/// module's own objects costs the same whatever the size of the heap.
+struct LiveObjects<'py> {
+    functions: HashMap<(String, usize), Vec<Bound<'py, PyAny>>>,
+    conformers: Vec<Bound<'py, PyAny>>,
+}
+
+impl<'py> LiveObjects<'py> {
+    fn collect(py: Python<'py>, modules: &[LiveModule<'py>], filename: &str) -> PyResult<Self> {
+        let mut live = LiveObjects {
+            functions: HashMap::new(),
+            conformers: Vec::new(),
+        };
+        let names: Vec<String> = modules.iter().map(|m| m.name.clone()).collect();
+        let kinds = Kinds::new(py)?;
+        let mut seen = HashSet::new();
+        let mut stack: Vec<Bound<'py, PyAny>> = Vec::new();
+        for module in modules {
+            stack.extend(module.module.dict().values().iter());
+        }
+        while let Some(object) = stack.pop() {
+            if !seen.insert(object.as_ptr() as usize) {
+                continue;
+            }
+            if object.is_instance_of::<PyFunction>() {
+                let code = object.getattr("__code__")?;
+                if code.getattr("co_filename")?.extract::<String>().ok().as_deref() == Some(filename) {
+                    let name: String = code.getattr("co_name")?.extract()?;
+                    let line: usize = code.getattr("co_firstlineno")?.extract()?;
+                    live.functions.entry((name, line)).or_default().push(object.clone());
+                }
+                if let Ok(dict) = object.getattr("__dict__") {
+                    if let Ok(Ok(Some(wrapped))) = dict.cast::<PyDict>().map(|d| d.get_item("__wrapped__")) {
+                        stack.push(wrapped);
+                    }
+                }
+                let closure = object.getattr("__closure__")?;
+                if !closure.is_none() {
+                    for cell in closure.try_iter()? {
+                        if let Ok(contents) = cell?.getattr("cell_contents") {
+                            stack.push(contents);
+                        }
+                    }
+                }
+            } else if object.is_instance_of::<PyType>() {
+                let module: Option<String> = object.getattr("__module__").ok().and_then(|m| m.extract().ok());
+                if module.is_some_and(|m| names.contains(&m)) {
+                    let own = object.getattr("__dict__")?;
+                    stack.extend(own.call_method0("values")?.try_iter()?.filter_map(Result::ok));
+                }
+            } else if let Some(inner) = kinds.unwrap(&object)? {
+                stack.extend(inner);
+            } else if kinds.has_conform(&object)? {
+                live.conformers.push(object);
+            }
+        }
+        Ok(live)
+    }
+
+    /// The distinct code objects of the functions defined as `name` at `line`.
+    fn codes(&self, name: &str, line: usize) -> Vec<Bound<'py, PyAny>> {
+        let mut codes: Vec<Bound<'py, PyAny>> = Vec::new();
+        for function in self.functions.get(&(name.to_string(), line)).into_iter().flatten() {
+            if let Ok(code) = function.getattr("__code__") {
+                if !codes.iter().any(|c| c.is(&code)) {
+                    codes.push(code);
+                }
+            }
+        }
+        codes
+    }
+
+    fn functions_with<'a>(&'a self, code: &'a Bound<'py, PyAny>) -> impl Iterator<Item = &'a Bound<'py, PyAny>> {
+        self.functions.values().flatten().filter(move |f| {
+            f.getattr("__code__").map(|c| c.is(code)).unwrap_or(false)
+        })
+    }
+}
+
+/// The wrapper types whose inner functions the walk follows, looked up once.
+struct Kinds<'py> {
+    staticmethod: Bound<'py, PyAny>,
+    classmethod: Bound<'py, PyAny>,
+    property: Bound<'py, PyAny>,
+    method: Bound<'py, PyAny>,
+    partial: Bound<'py, PyAny>,
+    cached_property: Bound<'py, PyAny>,
+    lru_wrapper: Bound<'py, PyAny>,
+}
+
+impl<'py> Kinds<'py> {
+    fn new(py: Python<'py>) -> PyResult<Self> {
+        let builtins = py.import("builtins")?;
+        let functools = py.import("functools")?;
+        Ok(Kinds {
+            staticmethod: builtins.getattr("staticmethod")?,
+            classmethod: builtins.getattr("classmethod")?,
+            property: builtins.getattr("property")?,
+            method: py.import("types")?.getattr("MethodType")?,
+            partial: functools.getattr("partial")?,
+            cached_property: functools.getattr("cached_property")?,
+            lru_wrapper: functools.getattr("_lru_cache_wrapper")?,
+        })
+    }
+
+    /// The functions inside a known wrapper object, or `None` for anything else. Only
+    /// known types are opened, so no user `__getattr__` ever runs.
+    fn unwrap(&self, object: &Bound<'py, PyAny>) -> PyResult<Option<Vec<Bound<'py, PyAny>>>> {
+        let of = |kind: &Bound<'py, PyAny>| object.is_instance(kind).unwrap_or(false);
+        let attributes: &[&str] = if of(&self.staticmethod) || of(&self.classmethod) || of(&self.method) {
+            &["__func__"]
+        } else if of(&self.property) {
+            &["fget", "fset", "fdel"]
+        } else if of(&self.partial) || of(&self.cached_property) {
+            &["func"]
+        } else if of(&self.lru_wrapper) {
+            &["__wrapped__"]
+        } else {
+            return Ok(None);
+        };
+        let mut inner = Vec::new();
+        for attribute in attributes {
+            if let Ok(value) = object.getattr(*attribute) {
+                if !value.is_none() {
+                    inner.push(value);
+                }
+            }
+        }
+        Ok(Some(inner))
+    }
+
+    /// Whether the object's type defines `__conform__` (looked up statically).
+    fn has_conform(&self, object: &Bound<'py, PyAny>) -> PyResult<bool> {
+        for class in object.get_type().getattr("__mro__")?.try_iter()? {
+            if class?.getattr("__dict__")?.contains("__conform__")? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Everything a batch changed, to put back if a later step fails.
+#[derive(Default)]
+struct Undo {
+    /// (function, __code__, __defaults__, __kwdefaults__, __doc__)
+    functions: Vec<[Py<PyAny>; 5]>,
+    /// Module dicts as they were before the batch first wrote to them.
+    modules: Vec<(Py<PyModule>, Py<PyDict>)>,
+    classes: Vec<Py<ClassNamespace>>,
+    /// (owner, name, previous value)
+    attributes: Vec<(Py<PyAny>, String, Option<Py<PyAny>>)>,
+}
+
+impl Undo {
+    fn record_function(&mut self, function: &Bound<'_, PyAny>) -> PyResult<()> {
+        if self.functions.iter().any(|f| f[0].is(function)) {
+            return Ok(());
+        }
+        self.functions.push([
+            function.clone().unbind(),
+            function.getattr("__code__")?.unbind(),
+            function.getattr("__defaults__")?.unbind(),
+            function.getattr("__kwdefaults__")?.unbind(),
+            function.getattr("__doc__")?.unbind(),
+        ]);
+        Ok(())
+    }
+
+    fn record_module(&mut self, module: &Bound<'_, PyModule>) -> PyResult<()> {
+        if !self.modules.iter().any(|(m, _)| m.is(module)) {
+            self.modules.push((module.clone().unbind(), module.dict().copy()?.unbind()));
+        }
+        Ok(())
+    }
+
+    fn rollback(&mut self, py: Python<'_>) {
+        for [function, code, defaults, kwdefaults, doc] in self.functions.drain(..).rev() {
+            let function = function.bind(py);
+            let _ = function.setattr("__code__", code);
+            let _ = function.setattr("__defaults__", defaults);
+            let _ = function.setattr("__kwdefaults__", kwdefaults);
+            let _ = function.setattr("__doc__", doc);
+        }
+        for (owner, name, previous) in self.attributes.drain(..).rev() {
+            let owner = owner.bind(py);
+            let _ = match previous {
+                Some(value) => owner.setattr(name.as_str(), value),
+                None => owner.delattr(name.as_str()),
+            };
+        }
+        for proxy in self.classes.drain(..).rev() {
+            proxy.bind(py).borrow_mut().undo(py);
+        }
+        for (module, before) in self.modules.drain(..) {
+            let dict = module.bind(py).dict();
+            let before = before.bind(py);
+            let keys: Vec<Bound<'_, PyAny>> = dict.keys().iter().collect();
+            for key in keys {
+                if !before.contains(&key).unwrap_or(true) {
+                    let _ = dict.del_item(&key);
+                }
+            }
+            for (key, value) in before.iter() {
+                let unchanged = dict
+                    .get_item(&key)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|current| current.is(&value));
+                if !unchanged {
+                    let _ = dict.set_item(key, value);
+                }
+            }
+        }
+        // SAFETY: clearing errors of best-effort restores.
+        unsafe { pyo3::ffi::PyErr_Clear() };
+    }
+}
+
+/// While a batch is applied no other Python thread gets the GIL (unless a statement
+/// blocks): thread switching is put off, and restored afterwards.
+struct SwitchIntervalGuard<'py> {
+    py: Python<'py>,
+    previous: Option<Bound<'py, PyAny>>,
+}
+
+impl<'py> SwitchIntervalGuard<'py> {
+    fn new(py: Python<'py>) -> Self {
+        let previous = py.import("sys").ok().and_then(|sys| {
+            let previous = sys.call_method0("getswitchinterval").ok()?;
+            sys.call_method1("setswitchinterval", (1000.0,)).ok()?;
+            Some(previous)
+        });
+        SwitchIntervalGuard { py, previous }
+    }
+}
+
+impl Drop for SwitchIntervalGuard<'_> {
+    fn drop(&mut self) {
+        if let (Some(previous), Ok(sys)) = (&self.previous, self.py.import("sys")) {
+            let _ = sys.call_method1("setswitchinterval", (previous,));
+        }
+    }
+}
+
+/// Tracebacks, pdb and inspect show the source that is running, not whatever the file
+/// holds later.
+fn refresh_linecache(py: Python<'_>, filename: &str, source: &str) {
+    let result = (|| -> PyResult<()> {
+        let lines = PyList::empty(py);
+        for line in source.split_inclusive('\n') {
+            lines.append(line)?;
+        }
+        let entry = (source.len(), py.None(), lines, filename);
+        py.import("linecache")?
+            .getattr("cache")?
+            .set_item(filename, entry)
+    })();
+    if result.is_err() {
+        // SAFETY: a failed cache refresh only costs stale source lines in tracebacks.
+        unsafe { pyo3::ffi::PyErr_Clear() };
+    }
+}
+
+/// The traceback of the user's code (our frames are Rust: there are none to hide).
+fn format_error(py: Python<'_>, err: &PyErr) -> String {
+    let formatted = py.import("traceback").and_then(|traceback| {
+        let lines = traceback.call_method1(
+            "format_exception",
+            (err.get_type(py), err.value(py), err.traceback(py)),
+        )?;
+        let mut text = String::new();
+        for line in lines.try_iter()? {
+            text.push_str(&line?.extract::<String>()?);
+        }
+        Ok::<_, PyErr>(text)
+    });
+    formatted.unwrap_or_else(|_| err.to_string())
+}

@@ -1,0 +1,90 @@
+//! What live patching tells its user, on stderr, in jurigged 0.6's words: `Watch`,
+//! `Update`, `Add`, `Run`, `Delete` with `-v`; errors always. Coloured on a terminal.
+
+use std::io::{IsTerminal, Write};
+
+/// Bold, bold yellow, bold green, bold red.
+#[derive(Debug, Clone, Copy)]
+enum Style {
+    Bold,
+    Yellow,
+    Green,
+    Red,
+}
+
+impl Style {
+    fn escape(self) -> &'static str {
+        match self {
+            Style::Bold => "\x1b[1m",
+            Style::Yellow => "\x1b[1;33m",
+            Style::Green => "\x1b[1;32m",
+            Style::Red => "\x1b[1;31m",
+        }
+    }
+}
+
+/// Where and how operations are reported.
+#[derive(Debug, Clone, Copy)]
+pub struct Logger {
+    pub verbose: bool,
+    pub color: bool,
+}
+
+impl Logger {
+    pub fn new(verbose: bool) -> Logger {
+        Logger {
+            verbose,
+            color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+
+    fn line(&self, style: Style, text: &str) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = if self.color {
+            writeln!(stderr, "{}{text}\x1b[0m", style.escape())
+        } else {
+            writeln!(stderr, "{text}")
+        };
+    }
+
+    /// `Watch /abs/app.py`
+    pub fn watch(&self, path: &str) {
+        if self.verbose {
+            self.line(Style::Bold, &format!("Watch {path}"));
+        }
+    }
+
+    /// `Update app.f @L3`
+    pub fn update(&self, dotted: &str, line: usize) {
+        if self.verbose {
+            self.line(Style::Yellow, &format!("Update {dotted} @L{line}"));
+        }
+    }
+
+    /// `Add app.g @L10`
+    pub fn add(&self, dotted: &str, line: usize) {
+        if self.verbose {
+            self.line(Style::Green, &format!("Add {dotted} @L{line}"));
+        }
+    }
+
+    /// `Run app @L4: x = 2`
+    pub fn run(&self, dotted: &str, line: usize, text: &str) {
+        if self.verbose {
+            self.line(Style::Green, &format!("Run {dotted} @L{line}: {text}"));
+        }
+    }
+
+    /// `Delete app.f @L3`
+    pub fn delete(&self, dotted: &str, line: usize) {
+        if self.verbose {
+            self.line(Style::Red, &format!("Delete {dotted} @L{line}"));
+        }
+    }
+
+    /// Errors and warnings are printed with or without `-v`.
+    pub fn error(&self, text: &str) {
+        let text = text.trim_end_matches('\n');
+        self.line(Style::Red, text);
+    }
+}
