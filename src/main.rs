@@ -56,7 +56,10 @@ fn main() {
     };
     if let Err(err) = live::start(py, &live) {
         let _ = writeln!(std::io::stderr(), "jurigged: {err}");
-        interp::finish(interp::Exit { code: 2, keyboard_interrupt: false });
+        interp::finish(interp::Exit {
+            code: 2,
+            keyboard_interrupt: false,
+        });
     }
     let exit = interp::run(py, &launch);
     interp::finish(exit)

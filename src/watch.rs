@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
 use notify::{Event, EventKind, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};
 
+const THREAD_NAME: &str = "jurigged-watch";
+
 /// How long a file opened for writing may stay unclosed before it is read anyway.
 const WRITE_GRACE: Duration = Duration::from_millis(1000);
 
@@ -30,7 +32,8 @@ pub enum Mode {
 
 enum Message {
     Event(notify::Result<Event>),
-    Watch(PathBuf),
+    /// Watch a file; the sender is told once the watch is in place.
+    Watch(PathBuf, Sender<()>),
     Stop,
 }
 
@@ -50,7 +53,7 @@ impl FileWatcher {
         let (sender, receiver) = mpsc::channel();
         let events = sender.clone();
         let thread = std::thread::Builder::new()
-            .name("jurigged-watch".into())
+            .name(THREAD_NAME.into())
             .spawn(move || {
                 let mut state = Watching::new(mode, debounce, events);
                 state.run(receiver, on_batch);
@@ -62,9 +65,15 @@ impl FileWatcher {
         }
     }
 
-    /// Starts watching `file` (its directory, in fact).
+    /// Starts watching `file` (its directory, in fact). Returns once the watch is in place,
+    /// so a save right after the program saw the file is not missed; but on the watching
+    /// thread itself (a patch that imports a module) it cannot wait for itself.
     pub fn watch(&self, file: PathBuf) {
-        let _ = self.sender.send(Message::Watch(file));
+        let (done, wait) = mpsc::channel();
+        let on_watching_thread = std::thread::current().name() == Some(THREAD_NAME);
+        if self.sender.send(Message::Watch(file, done)).is_ok() && !on_watching_thread {
+            let _ = wait.recv_timeout(Duration::from_secs(5));
+        }
     }
 
     /// Stops the thread and waits for it (a batch being applied finishes first).
@@ -120,7 +129,10 @@ impl Watching {
             };
             match message {
                 Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                Ok(Message::Watch(file)) => self.add(file),
+                Ok(Message::Watch(file, done)) => {
+                    self.add(file);
+                    let _ = done.send(());
+                }
                 Ok(Message::Event(Ok(event))) => self.record(event),
                 Ok(Message::Event(Err(_))) => {}
                 Err(RecvTimeoutError::Timeout) => {
@@ -299,7 +311,7 @@ mod tests {
         let (_dir, file, mut watcher, batches) = watch_one(Mode::Native, Duration::from_millis(20));
         std::fs::write(&file, "x = 2\n").unwrap();
         let batch = batches.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!(batch, [file.clone()]);
+        assert_eq!(batch, vec![file]);
         watcher.stop();
     }
 
@@ -310,7 +322,7 @@ mod tests {
         std::fs::write(&temporary, "x = 3\n").unwrap();
         std::fs::rename(&temporary, &file).unwrap();
         let batch = batches.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!(batch, [file.clone()]);
+        assert_eq!(batch, vec![file]);
         watcher.stop();
     }
 
@@ -330,7 +342,7 @@ mod tests {
         );
         std::fs::write(&file, "x = 22\n").unwrap();
         let batch = batches.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!(batch, [file.clone()]);
+        assert_eq!(batch, vec![file]);
         watcher.stop();
     }
 }

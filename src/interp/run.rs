@@ -191,7 +191,7 @@ fn run_script_path(py: Python<'_>, given: &Path) -> PyResult<Exit> {
     let dir = real.parent().map(Path::as_os_str).unwrap_or_default();
     insert_path0(py, dir.as_bytes())?;
     let filename = fs_decode(py, absolute_bytes)?;
-    crate::live::register_main(&filename.extract::<String>()?, &source);
+    crate::live::register_main(py, &filename.extract::<String>()?, &source);
     run_source(py, &filename, &source)
 }
 

@@ -111,7 +111,10 @@ struct LiveModule<'py> {
 /// under its own name, giving two).
 fn modules_for<'py>(py: Python<'py>, change: &FileChange) -> PyResult<Vec<LiveModule<'py>>> {
     let mut found = Vec::new();
-    let modules = py.import("sys")?.getattr("modules")?.cast_into::<PyDict>()?;
+    let modules = py
+        .import("sys")?
+        .getattr("modules")?
+        .cast_into::<PyDict>()?;
     for (name, module) in modules.copy()?.iter() {
         let Ok(module) = module.cast_into::<PyModule>() else {
             continue;
@@ -132,13 +135,16 @@ fn modules_for<'py>(py: Python<'py>, change: &FileChange) -> PyResult<Vec<LiveMo
         }
     }
     // A script is still __main__ after __main__.__file__ is gone (at the -i prompt).
-    if found.is_empty() && change.is_main {
-        if let Some(Ok(main)) = modules.get_item("__main__")?.map(|m| m.cast_into::<PyModule>()) {
-            found.push(LiveModule {
-                name: "__main__".into(),
-                module: main,
-            });
-        }
+    if found.is_empty()
+        && change.is_main
+        && let Some(Ok(main)) = modules
+            .get_item("__main__")?
+            .map(|m| m.cast_into::<PyModule>())
+    {
+        found.push(LiveModule {
+            name: "__main__".into(),
+            module: main,
+        });
     }
     found.sort_by_key(|m| m.name != "__main__");
     Ok(found)
@@ -217,14 +223,21 @@ fn prepare<'py>(
             } => {
                 let name = path.last().cloned().unwrap_or_default();
                 let old = live.codes(&name, *old_line);
-                let (classes, definition) = find(&change.new_tree, &path[..path.len() - 1], *new_line, path)?;
+                let (classes, definition) =
+                    find(&change.new_tree, &path[..path.len() - 1], *new_line, path)?;
                 let module_code = compiler.compile(&keep_lines(&classes, definition, true))?;
                 let new_code = code_at(&module_code, &classes, Some((&name, *new_line)))?;
-                let report =
-                    (!quiet).then(|| Report::Update(dotted(&main.name, path), *old_line));
+                let report = (!quiet).then(|| Report::Update(dotted(&main.name, path), *old_line));
                 if !same_free_variables(&old, &new_code)? {
                     // A closure's captured names changed: the function is rebuilt, like a new one.
-                    exec_step(py, &compiler, main, &classes, definition, Report::Add(dotted(&main.name, path), *new_line))?
+                    exec_step(
+                        py,
+                        &compiler,
+                        main,
+                        &classes,
+                        definition,
+                        Report::Add(dotted(&main.name, path), *new_line),
+                    )?
                 } else {
                     let defaults = if *defaults_changed {
                         let scratch = compiler.compile(&keep_lines(&classes, definition, false))?;
@@ -259,18 +272,34 @@ fn prepare<'py>(
                     report: None,
                 }
             }
-            Op::Add { path, line, kind: _ } => {
-                let (classes, definition) = find(&change.new_tree, &path[..path.len() - 1], *line, path)?;
-                exec_step(py, &compiler, main, &classes, definition, Report::Add(dotted(&main.name, path), *line))?
+            Op::Add {
+                path,
+                line,
+                kind: _,
+            } => {
+                let (classes, definition) =
+                    find(&change.new_tree, &path[..path.len() - 1], *line, path)?;
+                exec_step(
+                    py,
+                    &compiler,
+                    main,
+                    &classes,
+                    definition,
+                    Report::Add(dotted(&main.name, path), *line),
+                )?
             }
             Op::Run {
-                parent,
-                line,
-                text,
-                ..
+                parent, line, text, ..
             } => {
                 let (classes, definition) = find(&change.new_tree, parent, *line, parent)?;
-                exec_step(py, &compiler, main, &classes, definition, Report::Run(dotted(&main.name, parent), *line, text.clone()))?
+                exec_step(
+                    py,
+                    &compiler,
+                    main,
+                    &classes,
+                    definition,
+                    Report::Run(dotted(&main.name, parent), *line, text.clone()),
+                )?
             }
             Op::Delete { path, line, kind } => match kind {
                 Kind::Statement => Step::Report(Report::Delete(
@@ -308,18 +337,30 @@ fn find<'t>(
     line: usize,
     path: &[String],
 ) -> PyResult<(Vec<&'t Definition>, &'t Definition)> {
-    let lookup: &[String] = if path.len() > parent.len() { path } else { parent };
+    let lookup: &[String] = if path.len() > parent.len() {
+        path
+    } else {
+        parent
+    };
     locate(tree, lookup, line).ok_or_else(|| {
         PyRuntimeError::new_err(format!(
             "jurigged cannot find {} at line {line} of the new source",
-            if lookup.is_empty() { "the statement".to_string() } else { lookup.join(".") }
+            if lookup.is_empty() {
+                "the statement".to_string()
+            } else {
+                lookup.join(".")
+            }
         ))
     })
 }
 
 /// The lines to compile: the headers of the enclosing classes and the definition; without
 /// its decorators when `decorators` is false.
-fn keep_lines(classes: &[&Definition], definition: &Definition, decorators: bool) -> Vec<(usize, usize)> {
+fn keep_lines(
+    classes: &[&Definition],
+    definition: &Definition,
+    decorators: bool,
+) -> Vec<(usize, usize)> {
     let mut keep: Vec<(usize, usize)> = classes.iter().map(|c| c.header_lines).collect();
     let start = if decorators || definition.kind != Kind::Function {
         definition.line
@@ -348,7 +389,10 @@ fn exec_step<'py>(
     })
 }
 
-fn namespace_for<'py>(module: &Bound<'py, PyModule>, classes: &[&Definition]) -> PyResult<Namespace<'py>> {
+fn namespace_for<'py>(
+    module: &Bound<'py, PyModule>,
+    classes: &[&Definition],
+) -> PyResult<Namespace<'py>> {
     let path: Vec<String> = classes.iter().map(|c| c.name.clone()).collect();
     owner(module, &path)
 }
@@ -362,9 +406,9 @@ fn owner<'py>(module: &Bound<'py, PyModule>, path: &[String]) -> PyResult<Namesp
     for name in path {
         current = current.getattr(name.as_str())?;
     }
-    let class = current.cast_into::<PyType>().map_err(|_| {
-        PyRuntimeError::new_err(format!("{} is no longer a class", path.join(".")))
-    })?;
+    let class = current
+        .cast_into::<PyType>()
+        .map_err(|_| PyRuntimeError::new_err(format!("{} is no longer a class", path.join("."))))?;
     Ok(Namespace::Class(class))
 }
 
@@ -381,8 +425,9 @@ fn code_at<'py>(
             .ok_or_else(|| PyRuntimeError::new_err(format!("no code for class {}", class.name)))?;
     }
     if let Some((wanted, line)) = function {
-        current = child_code(&current, |name, first| name == wanted && first == line)?
-            .ok_or_else(|| PyRuntimeError::new_err(format!("no code for {wanted} at line {line}")))?;
+        current = child_code(&current, |name, first| name == wanted && first == line)?.ok_or_else(
+            || PyRuntimeError::new_err(format!("no code for {wanted} at line {line}")),
+        )?;
     }
     Ok(current)
 }
@@ -478,10 +523,13 @@ struct Compiler<'a, 'py> {
 impl<'py> Compiler<'_, 'py> {
     fn compile(&self, keep: &[(usize, usize)]) -> PyResult<Bound<'py, PyAny>> {
         let text = mask(self.source, keep);
-        self.py
-            .import("builtins")?
-            .getattr("compile")?
-            .call1((text, self.filename, "exec", self.flags, true))
+        self.py.import("builtins")?.getattr("compile")?.call1((
+            text,
+            self.filename,
+            "exec",
+            self.flags,
+            true,
+        ))
     }
 }
 
@@ -494,10 +542,10 @@ fn future_flags(py: Python<'_>, module: &Bound<'_, PyModule>) -> PyResult<i64> {
         let name = name?;
         let name: String = name.extract()?;
         let feature = future.getattr(name.as_str())?;
-        if let Some(value) = globals.get_item(&name)? {
-            if value.is(&feature) {
-                flags |= feature.getattr("compiler_flag")?.extract::<i64>()?;
-            }
+        if let Some(value) = globals.get_item(&name)?
+            && value.is(&feature)
+        {
+            flags |= feature.getattr("compiler_flag")?.extract::<i64>()?;
         }
     }
     Ok(flags)
@@ -542,9 +590,7 @@ fn running_statements(
 fn skipped_runs(ops: &[Op], running: &[(usize, String)]) -> HashMap<usize, Option<String>> {
     let mut skipped = HashMap::new();
     for (old_line, first_token) in running {
-        let is_old_version = |op: &Op| {
-            matches!(op, Op::Delete { path, line, kind: Kind::Statement } if path.is_empty() && line == old_line)
-        };
+        let is_old_version = |op: &Op| matches!(op, Op::Delete { path, line, kind: Kind::Statement } if path.is_empty() && line == old_line);
         let Some(delete) = ops.iter().position(is_old_version) else {
             continue;
         };
@@ -553,9 +599,9 @@ fn skipped_runs(ops: &[Op], running: &[(usize, String)]) -> HashMap<usize, Optio
             .iter()
             .enumerate()
             .filter_map(|(index, op)| match op {
-                Op::Run { parent, text, line, .. }
-                    if parent.is_empty() && text.trim_start().starts_with(first_token.as_str()) =>
-                {
+                Op::Run {
+                    parent, text, line, ..
+                } if parent.is_empty() && text.trim_start().starts_with(first_token.as_str()) => {
                     Some((index, *line, text))
                 }
                 _ => None,
@@ -595,7 +641,13 @@ fn execute<'py>(
                 report,
             } => {
                 let new_defaults = match defaults {
-                    Some((code, namespace, name)) => Some(scratch_function(py, &code, &namespace, &name, &modules[0].module)?),
+                    Some((code, namespace, name)) => Some(scratch_function(
+                        py,
+                        &code,
+                        &namespace,
+                        &name,
+                        &modules[0].module,
+                    )?),
                     None => None,
                 };
                 for old_code in &old {
@@ -604,7 +656,8 @@ fn execute<'py>(
                         function.setattr("__code__", &new_code)?;
                         if let Some(source) = &new_defaults {
                             function.setattr("__defaults__", source.getattr("__defaults__")?)?;
-                            function.setattr("__kwdefaults__", source.getattr("__kwdefaults__")?)?;
+                            function
+                                .setattr("__kwdefaults__", source.getattr("__kwdefaults__")?)?;
                         }
                         update_docstring(function, old_code, &new_code)?;
                     }
@@ -655,7 +708,13 @@ fn scratch_function<'py>(
     let scratch = PyDict::new(py);
     if let Namespace::Class(class) = namespace {
         // Class-level names are readable, as in the class body.
-        scratch.update(&class.getattr("__dict__")?.call_method0("copy")?.cast_into::<PyDict>()?.as_mapping())?;
+        scratch.update(
+            class
+                .getattr("__dict__")?
+                .call_method0("copy")?
+                .cast_into::<PyDict>()?
+                .as_mapping(),
+        )?;
     }
     let builtins = py.import("builtins")?;
     builtins
@@ -721,7 +780,11 @@ fn delete_name(namespace: &Namespace<'_>, name: &str, undo: &mut Undo) -> PyResu
         Namespace::Class(class) => {
             let own = class.getattr("__dict__")?;
             if own.contains(name)? {
-                undo.attributes.push((class.clone().into_any().unbind(), name.to_string(), Some(own.get_item(name)?.unbind())));
+                undo.attributes.push((
+                    class.clone().into_any().unbind(),
+                    name.to_string(),
+                    Some(own.get_item(name)?.unbind()),
+                ));
                 class.delattr(name)?;
             }
         }
@@ -759,16 +822,20 @@ fn update_closures_and_conformers<'py>(
                 continue;
             }
             let code = object.getattr("__code__")?;
-            if let Some(Some(new)) = by_id.get(&(code.as_ptr() as usize)) {
-                if seen.insert(object.as_ptr() as usize) && fits(&object, new)? {
-                    undo.record_function(&object)?;
-                    object.setattr("__code__", *new)?;
-                }
+            if let Some(Some(new)) = by_id.get(&(code.as_ptr() as usize))
+                && seen.insert(object.as_ptr() as usize)
+                && fits(&object, new)?
+            {
+                undo.record_function(&object)?;
+                object.setattr("__code__", *new)?;
             }
         }
     }
     for conformer in &live.conformers {
-        let referents = py.import("gc")?.getattr("get_referents")?.call1((conformer,))?;
+        let referents = py
+            .import("gc")?
+            .getattr("get_referents")?
+            .call1((conformer,))?;
         for referent in referents.try_iter()? {
             let referent = referent?;
             if let Some(new) = by_id.get(&(referent.as_ptr() as usize)) {
@@ -792,7 +859,10 @@ fn is_closure_code(code: &Bound<'_, PyAny>) -> PyResult<bool> {
         .and_then(|q| q.extract())
         .unwrap_or_default();
     let nested = qualname.contains("<locals>");
-    let comprehension = matches!(name.as_str(), "<listcomp>" | "<dictcomp>" | "<setcomp>" | "<genexpr>");
+    let comprehension = matches!(
+        name.as_str(),
+        "<listcomp>" | "<dictcomp>" | "<setcomp>" | "<genexpr>"
+    );
     Ok(nested && !comprehension)
 }
 
@@ -832,15 +902,25 @@ impl<'py> LiveObjects<'py> {
             }
             if object.is_instance_of::<PyFunction>() {
                 let code = object.getattr("__code__")?;
-                if code.getattr("co_filename")?.extract::<String>().ok().as_deref() == Some(filename) {
+                if code
+                    .getattr("co_filename")?
+                    .extract::<String>()
+                    .ok()
+                    .as_deref()
+                    == Some(filename)
+                {
                     let name: String = code.getattr("co_name")?.extract()?;
                     let line: usize = code.getattr("co_firstlineno")?.extract()?;
-                    live.functions.entry((name, line)).or_default().push(object.clone());
+                    live.functions
+                        .entry((name, line))
+                        .or_default()
+                        .push(object.clone());
                 }
-                if let Ok(dict) = object.getattr("__dict__") {
-                    if let Ok(Ok(Some(wrapped))) = dict.cast::<PyDict>().map(|d| d.get_item("__wrapped__")) {
-                        stack.push(wrapped);
-                    }
+                if let Ok(dict) = object.getattr("__dict__")
+                    && let Ok(Ok(Some(wrapped))) =
+                        dict.cast::<PyDict>().map(|d| d.get_item("__wrapped__"))
+                {
+                    stack.push(wrapped);
                 }
                 let closure = object.getattr("__closure__")?;
                 if !closure.is_none() {
@@ -851,10 +931,17 @@ impl<'py> LiveObjects<'py> {
                     }
                 }
             } else if object.is_instance_of::<PyType>() {
-                let module: Option<String> = object.getattr("__module__").ok().and_then(|m| m.extract().ok());
+                let module: Option<String> = object
+                    .getattr("__module__")
+                    .ok()
+                    .and_then(|m| m.extract().ok());
                 if module.is_some_and(|m| names.contains(&m)) {
                     let own = object.getattr("__dict__")?;
-                    stack.extend(own.call_method0("values")?.try_iter()?.filter_map(Result::ok));
+                    stack.extend(
+                        own.call_method0("values")?
+                            .try_iter()?
+                            .filter_map(Result::ok),
+                    );
                 }
             } else if let Some(inner) = kinds.unwrap(&object)? {
                 stack.extend(inner);
@@ -868,20 +955,29 @@ impl<'py> LiveObjects<'py> {
     /// The distinct code objects of the functions defined as `name` at `line`.
     fn codes(&self, name: &str, line: usize) -> Vec<Bound<'py, PyAny>> {
         let mut codes: Vec<Bound<'py, PyAny>> = Vec::new();
-        for function in self.functions.get(&(name.to_string(), line)).into_iter().flatten() {
-            if let Ok(code) = function.getattr("__code__") {
-                if !codes.iter().any(|c| c.is(&code)) {
-                    codes.push(code);
-                }
+        for function in self
+            .functions
+            .get(&(name.to_string(), line))
+            .into_iter()
+            .flatten()
+        {
+            if let Ok(code) = function.getattr("__code__")
+                && !codes.iter().any(|c| c.is(&code))
+            {
+                codes.push(code);
             }
         }
         codes
     }
 
-    fn functions_with<'a>(&'a self, code: &'a Bound<'py, PyAny>) -> impl Iterator<Item = &'a Bound<'py, PyAny>> {
-        self.functions.values().flatten().filter(move |f| {
-            f.getattr("__code__").map(|c| c.is(code)).unwrap_or(false)
-        })
+    fn functions_with<'a>(
+        &'a self,
+        code: &'a Bound<'py, PyAny>,
+    ) -> impl Iterator<Item = &'a Bound<'py, PyAny>> {
+        self.functions
+            .values()
+            .flatten()
+            .filter(move |f| f.getattr("__code__").map(|c| c.is(code)).unwrap_or(false))
     }
 }
 
@@ -915,23 +1011,24 @@ impl<'py> Kinds<'py> {
     /// known types are opened, so no user `__getattr__` ever runs.
     fn unwrap(&self, object: &Bound<'py, PyAny>) -> PyResult<Option<Vec<Bound<'py, PyAny>>>> {
         let of = |kind: &Bound<'py, PyAny>| object.is_instance(kind).unwrap_or(false);
-        let attributes: &[&str] = if of(&self.staticmethod) || of(&self.classmethod) || of(&self.method) {
-            &["__func__"]
-        } else if of(&self.property) {
-            &["fget", "fset", "fdel"]
-        } else if of(&self.partial) || of(&self.cached_property) {
-            &["func"]
-        } else if of(&self.lru_wrapper) {
-            &["__wrapped__"]
-        } else {
-            return Ok(None);
-        };
+        let attributes: &[&str] =
+            if of(&self.staticmethod) || of(&self.classmethod) || of(&self.method) {
+                &["__func__"]
+            } else if of(&self.property) {
+                &["fget", "fset", "fdel"]
+            } else if of(&self.partial) || of(&self.cached_property) {
+                &["func"]
+            } else if of(&self.lru_wrapper) {
+                &["__wrapped__"]
+            } else {
+                return Ok(None);
+            };
         let mut inner = Vec::new();
         for attribute in attributes {
-            if let Ok(value) = object.getattr(*attribute) {
-                if !value.is_none() {
-                    inner.push(value);
-                }
+            if let Ok(value) = object.getattr(*attribute)
+                && !value.is_none()
+            {
+                inner.push(value);
             }
         }
         Ok(Some(inner))
@@ -977,7 +1074,8 @@ impl Undo {
 
     fn record_module(&mut self, module: &Bound<'_, PyModule>) -> PyResult<()> {
         if !self.modules.iter().any(|(m, _)| m.is(module)) {
-            self.modules.push((module.clone().unbind(), module.dict().copy()?.unbind()));
+            self.modules
+                .push((module.clone().unbind(), module.dict().copy()?.unbind()));
         }
         Ok(())
     }

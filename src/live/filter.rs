@@ -69,7 +69,7 @@ impl WatchFilter {
             return false;
         }
         self.everything
-            || self.files.iter().any(|file| *file == path)
+            || self.files.contains(&path)
             || self.directories.iter().any(|dir| path.starts_with(dir))
             || self.globs.is_match(&path)
     }

@@ -50,6 +50,9 @@ struct Service {
     log: Logger,
     files: Mutex<HashMap<PathBuf, Watched>>,
     watcher: Mutex<Option<FileWatcher>>,
+    /// Files of a batch that failed: tried again with the next batch, so that the next good
+    /// save applies everything.
+    retry: Mutex<Vec<PathBuf>>,
 }
 
 static SERVICE: OnceLock<Service> = OnceLock::new();
@@ -72,6 +75,7 @@ pub fn start(py: Python<'_>, settings: &Settings) -> Result<(), String> {
         log,
         files: Mutex::new(HashMap::new()),
         watcher: Mutex::new(Some(watcher)),
+        retry: Mutex::new(Vec::new()),
     };
     if SERVICE.set(service).is_err() {
         return Err("live patching started twice".into());
@@ -91,8 +95,8 @@ pub fn start(py: Python<'_>, settings: &Settings) -> Result<(), String> {
 }
 
 /// Registers the script run as `__main__`, with the exact bytes that were compiled.
-pub fn register_main(filename: &str, source: &[u8]) {
-    register(filename, Some(source), true);
+pub fn register_main(py: Python<'_>, filename: &str, source: &[u8]) {
+    register(py, filename, Some(source), true);
 }
 
 unsafe extern "C" {
@@ -116,14 +120,14 @@ unsafe extern "C" fn audit_hook(
         }
         let py = Python::assume_attached();
         let args = Bound::from_borrowed_ptr(py, args);
-        if let Ok(code) = args.get_item(0) {
-            if code.is_instance_of::<PyCode>() {
-                if let Ok(filename) = code.getattr("co_filename").and_then(|f| f.extract::<String>()) {
-                    if !filename.starts_with('<') {
-                        register(&filename, None, false);
-                    }
-                }
-            }
+        if let Ok(code) = args.get_item(0)
+            && code.is_instance_of::<PyCode>()
+            && let Ok(filename) = code
+                .getattr("co_filename")
+                .and_then(|f| f.extract::<String>())
+            && !filename.starts_with('<')
+        {
+            register(py, &filename, None, false);
         }
         // The hook must leave no exception behind.
         ffi::PyErr_Clear();
@@ -134,7 +138,7 @@ unsafe extern "C" fn audit_hook(
 fn register_loaded_modules(py: Python<'_>) {
     let Ok(modules) = py
         .import("sys")
-        .and_then(|sys| Ok(sys.getattr("modules")?.cast_into::<PyDict>()?.copy()?))
+        .and_then(|sys| sys.getattr("modules")?.cast_into::<PyDict>()?.copy())
     else {
         return;
     };
@@ -142,10 +146,12 @@ fn register_loaded_modules(py: Python<'_>) {
         let Ok(module) = module.cast_into::<PyModule>() else {
             continue;
         };
-        if let Ok(file) = module.getattr("__file__").and_then(|f| f.extract::<String>()) {
-            if file.ends_with(".py") {
-                register(&file, None, false);
-            }
+        if let Ok(file) = module
+            .getattr("__file__")
+            .and_then(|f| f.extract::<String>())
+            && file.ends_with(".py")
+        {
+            register(py, &file, None, false);
         }
     }
     // SAFETY: clearing lookups that failed above.
@@ -153,7 +159,7 @@ fn register_loaded_modules(py: Python<'_>) {
 }
 
 /// Adds a file to the watched set if the filter wants it, keeping the source it has now.
-fn register(filename: &str, source: Option<&[u8]>, is_main: bool) {
+fn register(py: Python<'_>, filename: &str, source: Option<&[u8]>, is_main: bool) {
     let Some(service) = SERVICE.get() else { return };
     let path = normalise(Path::new(filename));
     if !service.filter.matches(&path) || !path.is_file() {
@@ -179,16 +185,28 @@ fn register(filename: &str, source: Option<&[u8]>, is_main: bool) {
     );
     drop(files);
     service.log.watch(filename);
-    if let Some(watcher) = service.watcher.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        watcher.watch(path);
-    }
+    // The watcher thread may be waiting for the GIL to apply a batch: let it have it.
+    py.detach(|| {
+        if let Some(watcher) = service
+            .watcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            watcher.watch(path);
+        }
+    });
 }
 
 /// Called by atexit: stops the watcher thread, letting a batch in progress finish.
 #[pyfunction]
 fn stop_watching(py: Python<'_>) {
     if let Some(service) = SERVICE.get() {
-        let watcher = service.watcher.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let watcher = service
+            .watcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(mut watcher) = watcher {
             py.detach(|| watcher.stop());
         }
@@ -196,8 +214,18 @@ fn stop_watching(py: Python<'_>) {
 }
 
 /// Runs on the watcher thread for every batch of saved files.
-fn on_batch(paths: Vec<PathBuf>) {
+fn on_batch(mut paths: Vec<PathBuf>) {
     let Some(service) = SERVICE.get() else { return };
+    for path in service
+        .retry
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain(..)
+    {
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
     let mut changes = Vec::new();
     for path in paths {
         if let Some(change) = plan_file(service, &path) {
@@ -221,6 +249,11 @@ fn on_batch(paths: Vec<PathBuf>) {
             }
         }
         Err(report) => {
+            service
+                .retry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(changes.iter().map(|c| c.path.clone()));
             let names: Vec<String> = changes.iter().map(|c| c.code_filename.clone()).collect();
             service.log.error(&format!(
                 "jurigged: could not apply the change to {}; the previous version keeps running.\n{report}",
@@ -332,10 +365,10 @@ fn installed_directories(py: Python<'_>) -> PyResult<Vec<PathBuf>> {
         directories.push(Path::new(&prefix).join("lib64"));
     }
     for entry in sys.getattr("path")?.try_iter()? {
-        if let Ok(entry) = entry?.extract::<String>() {
-            if entry.contains("site-packages") || entry.contains("dist-packages") {
-                directories.push(PathBuf::from(entry));
-            }
+        if let Ok(entry) = entry?.extract::<String>()
+            && (entry.contains("site-packages") || entry.contains("dist-packages"))
+        {
+            directories.push(PathBuf::from(entry));
         }
     }
     Ok(directories)

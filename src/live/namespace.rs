@@ -39,7 +39,8 @@ impl ClassNamespace {
     /// Points `super()` and `__class__` in the methods just defined at the live class.
     pub fn bind_class_cell(&self, py: Python<'_>) -> PyResult<()> {
         if let Some(cell) = &self.class_cell {
-            cell.bind(py).setattr("cell_contents", self.class.bind(py))?;
+            cell.bind(py)
+                .setattr("cell_contents", self.class.bind(py))?;
         }
         Ok(())
     }

@@ -39,7 +39,10 @@ pub fn mask(source: &str, keep: &[(usize, usize)]) -> String {
     let mut out = String::with_capacity(source.len());
     for (index, line) in source.split_inclusive('\n').enumerate() {
         let number = index + 1;
-        if keep.iter().any(|(start, end)| *start <= number && number <= *end) {
+        if keep
+            .iter()
+            .any(|(start, end)| *start <= number && number <= *end)
+        {
             out.push_str(line);
             if !line.ends_with('\n') {
                 out.push('\n');
@@ -63,7 +66,10 @@ mod tests {
         let tree = parse(SOURCE).unwrap();
         let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let (classes, m) = locate(&tree, &path(&["A", "B", "m"]), 7).unwrap();
-        assert_eq!(classes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["A", "B"]);
+        assert_eq!(
+            classes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["A", "B"]
+        );
         assert_eq!((m.name.as_str(), m.end_line), ("m", 8));
         let (classes, x) = locate(&tree, &path(&["A"]), 4).unwrap();
         assert_eq!((classes.len(), x.kind), (1, Kind::Statement));

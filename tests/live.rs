@@ -1,0 +1,633 @@
+//! Live patching end to end: the real binary runs a program in a temporary directory, the
+//! test saves files the way editors do, and reads what the program prints.
+//!
+//! The programs print a line whenever what they observe changes, so a test waits for the
+//! line it expects rather than sleeping.
+
+mod common;
+
+use std::path::Path;
+
+use common::jurigged;
+use common::program::{ALL_SAVES, Program, Save, edit, save};
+
+/// The loop every program ends with: print `probe()` whenever its value changes.
+const LOOP: &str = r#"
+import time as _time
+
+_last = None
+while True:
+    try:
+        _value = probe()
+    except Exception as _error:
+        _value = f"error: {_error!r}"
+    if _value != _last:
+        print(_value, flush=True)
+        _last = _value
+    _time.sleep(0.005)
+"#;
+
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+fn start(dir: &Path, args: &[&str]) -> Program {
+    Program::start(&jurigged(), args, dir)
+}
+
+fn script(body: &str) -> String {
+    format!("{body}\n{LOOP}")
+}
+
+#[test]
+fn every_way_of_saving_is_applied() {
+    let dir = project(&[("app.py", &script("def probe():\n    return 'value=0'\n"))]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("value=0");
+    for (n, style) in ALL_SAVES.iter().enumerate() {
+        let text = script(&format!("def probe():\n    return 'value={}'\n", n + 1));
+        save(&app, &text, *style);
+        program.expect(&format!("value={}", n + 1));
+    }
+}
+
+const REFERENCES: &str = r#"
+import functools
+
+
+def f():
+    return "v1"
+
+
+ref = f
+callbacks = [f]
+table = {"k": f}
+
+
+class C:
+    def m(self):
+        return "v1"
+
+    @staticmethod
+    def s():
+        return "v1"
+
+    @classmethod
+    def c(cls):
+        return "v1"
+
+    @property
+    def p(self):
+        return "v1"
+
+
+obj = C()
+bound = obj.m
+
+
+def deco(fn):
+    @functools.wraps(fn)
+    def wrapper(*args):
+        return fn(*args)
+    return wrapper
+
+
+def plain(fn):
+    def inner(*args):
+        return fn(*args)
+    return inner
+
+
+@deco
+def wrapped():
+    return "v1"
+
+
+@plain
+@deco
+def stacked():
+    return "v1"
+
+
+def make():
+    def nested():
+        return "v1"
+    return nested
+
+
+made = make()
+
+
+def probe():
+    values = [ref(), callbacks[0](), table["k"](), bound(), obj.m(), C.s(), obj.c(), obj.p,
+              wrapped(), stacked(), made()]
+    return " ".join(values)
+"#;
+
+#[test]
+fn every_reference_to_a_function_runs_the_new_code() {
+    let dir = project(&[("app.py", &script(REFERENCES))]);
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect(&["v1"; 11].join(" "));
+    let app = dir.path().join("app.py");
+    let text = std::fs::read_to_string(&app)
+        .unwrap()
+        .replace("\"v1\"", "\"v2\"");
+    save(&app, &text, Save::InPlace);
+    program.expect(&["v2"; 11].join(" "));
+    assert!(
+        !program.stderr().contains("jurigged:"),
+        "{}",
+        program.stderr()
+    );
+}
+
+#[test]
+fn closures_defaults_and_class_scope_defaults() {
+    let body = r#"
+def make(k):
+    def add(x):
+        return x + k
+    return add
+
+
+adder = make(1)
+
+
+def greet(name="world"):
+    return f"hello {name}"
+
+
+class Config:
+    LIMIT = 3
+
+    def limit(self, n=LIMIT):
+        return n
+
+
+config = Config()
+
+
+def probe():
+    return f"{adder(1)} {make(1)(1)} {greet()} {config.limit()}"
+"#;
+    let dir = project(&[("app.py", &script(body))]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("2 2 hello world 3");
+    // The closure now captures another name; defaults change; a default uses a class name.
+    edit(
+        &app,
+        "    def add(x):\n        return x + k\n",
+        "    m = 10\n\n    def add(x):\n        return x + k * m\n",
+    );
+    program.expect("2 11 hello world 3");
+    edit(&app, "name=\"world\"", "name=\"there\"");
+    program.expect("2 11 hello there 3");
+    edit(
+        &app,
+        "def limit(self, n=LIMIT):\n        return n",
+        "def limit(self, n=LIMIT + 1):\n        return n * 10",
+    );
+    program.expect("2 11 hello there 40");
+    assert!(
+        !program.stderr().contains("jurigged:"),
+        "{}",
+        program.stderr()
+    );
+}
+
+#[test]
+fn additions_statements_and_deletions() {
+    let body = r#"
+runs = []
+runs.append("once")
+
+
+class C:
+    color = "red"
+
+    def m(self):
+        return "m"
+
+    def old_method(self):
+        return "old"
+
+
+obj = C()
+
+
+def old_function():
+    return "old"
+
+
+def probe():
+    parts = [",".join(runs), C.color, obj.m()]
+    parts.append(str(hasattr(obj, "old_method")))
+    parts.append(str("old_function" in globals()))
+    parts.append(obj.new() if hasattr(obj, "new") else "-")
+    parts.append(New().hello() if "New" in globals() else "-")
+    parts.append(helper() if "helper" in globals() else "-")
+    return " ".join(parts)
+"#;
+    let dir = project(&[("app.py", &script(body))]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["-v", "app.py"]);
+    program.expect("once red m True True - - -");
+    let text = std::fs::read_to_string(&app).unwrap();
+    let text = text
+        .replace("runs.append(\"once\")", "runs.append(\"once\")\nruns.append(\"added\")")
+        .replace("    color = \"red\"", "    color = \"blue\"")
+        .replace(
+            "    def old_method(self):\n        return \"old\"\n",
+            "    def new(self):\n        return \"new\"\n",
+        )
+        .replace(
+            "def old_function():\n    return \"old\"\n",
+            "class New:\n    def hello(self):\n        return \"hi\"\n\n\ndef helper():\n    return \"help\"\n",
+        );
+    save(&app, &text, Save::RenameOver);
+    program.expect("once,added blue m False False new hi help");
+    // Deleting the class attribute's statement leaves the attribute: what ran stays done.
+    let stderr = program.expect_stderr("Delete __main__.old_function");
+    for line in [
+        "Watch ",
+        "Run __main__ @L4: runs.append(\"added\")",
+        "Run __main__.C @L8:     color = \"blue\"",
+        "Add __main__.C.new @L13",
+        "Delete __main__.C.old_method @L12",
+        "Add __main__.New @L20",
+        "Add __main__.helper @L25",
+    ] {
+        assert!(stderr.contains(line), "missing {line:?} in:\n{stderr}");
+    }
+    // Unchanged statements never ran again: "once" appears once.
+    assert!(
+        !program.stdout().contains("once,once"),
+        "{}",
+        program.stdout()
+    );
+}
+
+#[test]
+fn changed_decorators_rebuild_the_function() {
+    let body = r#"
+import functools
+
+
+def shout(fn):
+    @functools.wraps(fn)
+    def wrapper():
+        return fn().upper()
+    return wrapper
+
+
+def word():
+    return "quiet"
+
+
+def probe():
+    return word()
+"#;
+    let dir = project(&[("app.py", &script(body))]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("quiet");
+    edit(&app, "def word():", "@shout\ndef word():");
+    program.expect("QUIET");
+}
+
+#[test]
+fn line_numbers_follow_edits() {
+    let body = r#"
+import inspect
+import traceback
+
+
+def above():
+    return 1
+
+
+class K:
+    def fail(self):
+        raise ValueError("boom")
+
+
+def fail():
+    raise ValueError("boom")
+
+
+def probe():
+    lines = []
+    for function in (fail, K().fail):
+        try:
+            function()
+        except ValueError as error:
+            frame = traceback.extract_tb(error.__traceback__)[-1]
+            lines.append(f"{frame.lineno}:{frame.line}")
+    first = inspect.getsourcelines(fail)[1]
+    return f"{lines} source@{first}"
+"#;
+    let dir = project(&[("app.py", &script(body))]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("['16:raise ValueError(\"boom\")', '12:raise ValueError(\"boom\")'] source@15");
+    edit(
+        &app,
+        "def above():\n    return 1\n",
+        "def above():\n    x = 1\n\n    # more lines\n    return x\n",
+    );
+    program.expect("['19:raise ValueError(\"boom\")', '15:raise ValueError(\"boom\")'] source@18");
+    // A blank line inside a method moves its own later lines.
+    edit(
+        &app,
+        "    def fail(self):\n        raise",
+        "    def fail(self):\n\n        raise",
+    );
+    program.expect("['20:raise ValueError(\"boom\")', '16:raise ValueError(\"boom\")'] source@19");
+}
+
+#[test]
+fn objects_with_conform_hear_about_new_code() {
+    let body = r#"
+class Holder:
+    __slots__ = ("code", "updates")
+
+    def __init__(self, function):
+        self.code = function.__code__
+        self.updates = 0
+
+    def __conform__(self, new_code):
+        self.code = new_code
+        self.updates += 1
+
+
+def target():
+    return 1
+
+
+holder = Holder(target)
+
+
+def probe():
+    return f"updates={holder.updates} same={holder.code is target.__code__}"
+"#;
+    let dir = project(&[("app.py", &script(body))]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("updates=0 same=True");
+    edit(&app, "    return 1", "    return 2");
+    program.expect("updates=1 same=True");
+}
+
+#[test]
+fn two_files_saved_at_once_are_both_applied() {
+    let dir = project(&[
+        ("a.py", "def value():\n    return 'a1'\n"),
+        ("b.py", "def value():\n    return 'b1'\n"),
+        (
+            "app.py",
+            &script("import a\nimport b\n\n\ndef probe():\n    return a.value() + b.value()\n"),
+        ),
+    ]);
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("a1b1");
+    save(
+        &dir.path().join("a.py"),
+        "def value():\n    return 'a2'\n",
+        Save::InPlace,
+    );
+    save(
+        &dir.path().join("b.py"),
+        "def value():\n    return 'b2'\n",
+        Save::RenameOver,
+    );
+    program.expect("a2b2");
+}
+
+#[test]
+fn a_failing_batch_changes_nothing_and_the_next_good_save_applies_everything() {
+    let dir = project(&[
+        ("a.py", "def value():\n    return 'a1'\n"),
+        ("b.py", "def value():\n    return 'b1'\n"),
+        (
+            "app.py",
+            &script("import a\nimport b\n\n\ndef probe():\n    return a.value() + b.value()\n"),
+        ),
+    ]);
+    // A long debounce puts both saves in one batch.
+    let mut program = start(dir.path(), &["--debounce", "0.3", "app.py"]);
+    program.expect("a1b1");
+    save(
+        &dir.path().join("a.py"),
+        "def value():\n    return 'a2'\n",
+        Save::InPlace,
+    );
+    save(
+        &dir.path().join("b.py"),
+        "def value():\n    return 'b2'\n\n\nsetting = 1 / 0\n",
+        Save::InPlace,
+    );
+    let stderr = program.expect_stderr("ZeroDivisionError");
+    assert!(
+        stderr.contains("the previous version keeps running"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("b.py\", line 5"), "{stderr}");
+    assert!(stderr.contains("setting = 1 / 0"), "{stderr}");
+    assert!(
+        !stderr.contains("Traceback (most recent call last):\n  File \"<"),
+        "{stderr}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !program.stdout().contains("a2"),
+        "a.py must have been rolled back:\n{}",
+        program.stdout()
+    );
+    save(
+        &dir.path().join("b.py"),
+        "def value():\n    return 'b3'\n",
+        Save::InPlace,
+    );
+    program.expect("a2b3");
+}
+
+#[test]
+fn syntax_errors_keep_the_old_code() {
+    let dir = project(&[("app.py", &script("def probe():\n    return 'one'\n"))]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("one");
+    save(
+        &app,
+        &script("def probe(:\n    return 'two'\n"),
+        Save::InPlace,
+    );
+    let stderr = program.expect_stderr("SyntaxError");
+    assert!(stderr.contains("syntax error in "), "{stderr}");
+    assert!(stderr.contains("app.py\", line 1"), "{stderr}");
+    save(
+        &app,
+        &script("def probe():\n    return 'three'\n"),
+        Save::InPlace,
+    );
+    program.expect("three");
+    assert!(!program.stdout().contains("two"));
+}
+
+#[test]
+fn the_running_top_level_loop_is_never_started_twice() {
+    let dir = project(&[("app.py", &script("def probe():\n    return 'x'\n"))]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("x");
+    edit(
+        &app,
+        "_time.sleep(0.005)",
+        "_time.sleep(0.006)\n    print('second loop', flush=True)",
+    );
+    program.expect_stderr("not re-running __main__ @L");
+    edit(&app, "return 'x'", "return 'y'");
+    program.expect("y");
+    assert!(
+        !program.stdout().contains("second loop"),
+        "{}",
+        program.stdout()
+    );
+}
+
+#[test]
+fn imported_modules_are_watched_and_filters_apply() {
+    let dir = project(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/mod.py", "def value():\n    return 'pkg1'\n"),
+        ("other/extra.py", "def value():\n    return 'extra1'\n"),
+        (
+            "app.py",
+            &script(
+                "import sys\nsys.path.insert(0, 'other')\nimport pkg.mod\nimport extra\n\n\ndef probe():\n    return pkg.mod.value() + extra.value()\n",
+            ),
+        ),
+    ]);
+    // Only pkg/ and app.py are watched.
+    let mut program = start(dir.path(), &["-v", "-w", "pkg", "-w", "app.py", "app.py"]);
+    program.expect("pkg1extra1");
+    save(
+        &dir.path().join("other/extra.py"),
+        "def value():\n    return 'extra2'\n",
+        Save::InPlace,
+    );
+    save(
+        &dir.path().join("pkg/mod.py"),
+        "def value():\n    return 'pkg2'\n",
+        Save::InPlace,
+    );
+    program.expect("pkg2extra1");
+    let stderr = program.stderr();
+    assert!(
+        stderr.contains("Watch ") && stderr.contains("pkg/mod.py"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("extra.py"), "{stderr}");
+}
+
+#[test]
+fn modules_imported_through_symlinks_or_dot_dot_still_update() {
+    let dir = project(&[
+        ("real/lib.py", "def value():\n    return 'lib1'\n"),
+        (
+            "app.py",
+            &script(
+                "import sys\nsys.path.insert(0, 'linked')\nimport lib\n\n\ndef probe():\n    return lib.value() + ':' + lib.__file__.split('/')[-2]\n",
+            ),
+        ),
+    ]);
+    std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("linked")).unwrap();
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("lib1:linked");
+    save(
+        &dir.path().join("real/lib.py"),
+        "def value():\n    return 'lib2'\n",
+        Save::InPlace,
+    );
+    program.expect("lib2:linked");
+}
+
+#[test]
+fn polling_and_zero_debounce() {
+    for args in [&["--poll", "0.05"][..], &["--debounce", "0"]] {
+        let dir = project(&[("app.py", &script("def probe():\n    return 'p1'\n"))]);
+        let mut command = args.to_vec();
+        command.push("app.py");
+        let mut program = start(dir.path(), &command);
+        program.expect("p1");
+        save(
+            &dir.path().join("app.py"),
+            &script("def probe():\n    return 'p2'\n"),
+            Save::RenameOver,
+        );
+        program.expect("p2");
+    }
+}
+
+#[test]
+fn a_file_caught_half_written_is_not_applied() {
+    use std::io::Write;
+    let full = script("def probe():\n    return 'before'\n\n\ndef other():\n    return 1\n");
+    let dir = project(&[("app.py", &full)]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["--debounce", "0", "app.py"]);
+    program.expect("before");
+    let new = full.replace("'before'", "'after'");
+    let (first, second) = new.split_at(new.find("def other").unwrap());
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&app)
+        .unwrap();
+    file.write_all(first.as_bytes()).unwrap();
+    file.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    file.write_all(second.as_bytes()).unwrap();
+    drop(file);
+    program.expect("after");
+    let stderr = program.stderr();
+    assert!(!stderr.contains("jurigged:"), "{stderr}");
+}
+
+#[test]
+fn dash_m_modules_are_patched_too() {
+    let dir = project(&[
+        ("tool/__init__.py", ""),
+        ("tool/main.py", &script("def probe():\n    return 'm1'\n")),
+    ]);
+    let mut program = start(dir.path(), &["-m", "tool.main"]);
+    program.expect("m1");
+    edit(&dir.path().join("tool/main.py"), "'m1'", "'m2'");
+    program.expect("m2");
+}
+
+#[test]
+fn errors_are_reported_without_verbose_and_nothing_else_is() {
+    let dir = project(&[("app.py", &script("def probe():\n    return 'q1'\n"))]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("q1");
+    edit(&app, "'q1'", "'q2'");
+    program.expect("q2");
+    assert_eq!(program.stderr(), "");
+    edit(
+        &app,
+        "def probe():",
+        "oops = undefined_name\n\n\ndef probe():",
+    );
+    program.expect_stderr("NameError: name 'undefined_name' is not defined");
+}
