@@ -35,6 +35,7 @@ fn ctrl_c_at_the_prompt_and_ctrl_d_to_leave() {
     session.expect("KeyboardInterrupt");
     session.send("6 * 7\r");
     session.expect("42");
+    session.expect(">>> ");
     session.send("\x04");
     assert_eq!(session.wait(), 0);
 }
@@ -70,6 +71,7 @@ fn pythonstartup_runs_before_the_bare_prompt() {
     session.expect(">>> ");
     session.send("greeting\r");
     session.expect("'from PYTHONSTARTUP'");
+    session.expect(">>> ");
     session.send("\x04");
     assert_eq!(session.wait(), 0);
 }
@@ -87,6 +89,7 @@ fn program_setting_pythoninspect_gets_a_prompt_at_a_terminal() {
     assert!(before.contains("ValueError: boom"), "{before}");
     session.send("value * 2\r");
     session.expect("10");
+    session.expect(">>> ");
     session.send("\x04");
     assert_eq!(session.wait(), 0);
 }
