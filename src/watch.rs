@@ -13,7 +13,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{Event, EventKind, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};
 
 const THREAD_NAME: &str = "jurigged-watch";
@@ -161,23 +161,40 @@ impl Watching {
     }
 
     fn record(&mut self, event: Event) {
+        // Polling never sees a close: the debounce is all it has.
+        let native = self.native.is_some();
         let writing = match event.kind {
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => Some(false),
             EventKind::Access(_) => None,
             EventKind::Modify(ModifyKind::Metadata(_)) => Some(false),
-            EventKind::Modify(ModifyKind::Name(_)) => Some(false),
-            // Polling never sees a close: the debounce is all it has.
-            EventKind::Modify(_) | EventKind::Create(CreateKind::File | CreateKind::Any) => {
-                Some(self.native.is_some())
+            // Moved away or deleted: a new version is probably being written (vim's backup,
+            // delete and recreate); wait for it rather than read a file that is not there.
+            EventKind::Modify(ModifyKind::Name(RenameMode::From)) | EventKind::Remove(_) => {
+                Some(native)
             }
-            EventKind::Remove(_) | EventKind::Any | EventKind::Other => Some(false),
+            EventKind::Modify(ModifyKind::Name(_)) => Some(false),
+            EventKind::Modify(_) | EventKind::Create(CreateKind::File | CreateKind::Any) => {
+                Some(native)
+            }
+            EventKind::Any | EventKind::Other => Some(false),
             EventKind::Create(_) => None,
         };
         let Some(writing) = writing else { return };
-        for path in event.paths {
+        // A rename reported with both ends: the old name is left (a new file will come), the
+        // new name is complete.
+        let both_ends = matches!(
+            event.kind,
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both))
+        );
+        for (index, path) in event.paths.into_iter().enumerate() {
             if !self.files.contains(&path) {
                 continue;
             }
+            let writing = if both_ends {
+                index == 0 && native
+            } else {
+                writing
+            };
             if self.pending.is_empty() {
                 self.batch_start = Instant::now();
             }

@@ -277,7 +277,7 @@ fn plan_file(service: &Service, path: &Path) -> Option<FileChange> {
         )
     };
     // A deleted file changes nothing: it may be recreated in a moment.
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = read_settled(path)?;
     let Some(old_source) = old_source else {
         service.log.error(&format!(
             "jurigged: {code_filename} is not UTF-8; changes to it are not applied"
@@ -315,6 +315,27 @@ fn plan_file(service: &Service, path: &Path) -> Option<FileChange> {
         new_tree,
         ops,
     })
+}
+
+/// Reads a saved file. A file that reads empty or does not parse may be caught between
+/// an editor's steps (created but not yet written): read it again shortly, and take what
+/// it holds once it stops changing.
+fn read_settled(path: &Path) -> Option<Vec<u8>> {
+    let mut bytes = std::fs::read(path).ok()?;
+    for _ in 0..5 {
+        let suspicious = bytes.is_empty()
+            || std::str::from_utf8(&bytes).map_or(true, |text| source::parse(text).is_err());
+        if !suspicious {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        let again = std::fs::read(path).ok()?;
+        if again == bytes {
+            break;
+        }
+        bytes = again;
+    }
+    Some(bytes)
 }
 
 /// Reports a save that does not parse, in python's words (file, line, caret).
