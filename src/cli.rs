@@ -35,9 +35,10 @@ pub struct Cli {
     #[arg(short = 'w', long = "watch", value_name = "PATH")]
     pub watch: Vec<String>,
 
-    /// Wait this long after a change before applying it (0 applies at once)
-    #[arg(short = 'd', long, value_name = "SECONDS", default_value_t = 0.05, value_parser = seconds)]
-    pub debounce: f64,
+    /// Apply changes only after no watched file changed for SECONDS (0: at once). Default:
+    /// as soon as every saved file is complete (a few ms), at most 0.05 s when polling
+    #[arg(short = 'd', long, value_name = "SECONDS", value_parser = seconds)]
+    pub debounce: Option<f64>,
 
     /// Poll for changes every SECONDS instead of using file system events
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
@@ -218,7 +219,7 @@ mod tests {
         let cli = parse(["s.py", "--help", "-m", "x"].map(OsString::from).to_vec()).unwrap();
         assert_eq!(cli.script.as_deref(), Some("s.py".as_ref()));
         assert_eq!(cli.args, ["--help", "-m", "x"]);
-        assert_eq!(cli.debounce, 0.05);
+        assert_eq!(cli.debounce, None);
     }
 
     #[test]
@@ -229,7 +230,7 @@ mod tests {
         let cli = parse(args.map(OsString::from).to_vec()).unwrap();
         assert!(cli.verbose);
         assert_eq!(cli.watch, ["a", "b"]);
-        assert_eq!(cli.debounce, 2.0);
+        assert_eq!(cli.debounce, Some(2.0));
     }
 
     #[test]

@@ -18,6 +18,12 @@ use notify::{Event, EventKind, PollWatcher, RecommendedWatcher, RecursiveMode, W
 
 const THREAD_NAME: &str = "jurigged-watch";
 
+/// The default wait after the last event once every changed file is complete: enough to
+/// gather the files an editor's "save all" or a `git checkout` writes together.
+const SETTLE: Duration = Duration::from_millis(3);
+/// The default wait when polling, which cannot see a file being completed.
+const POLL_DEBOUNCE: Duration = Duration::from_millis(50);
+
 /// How long a file opened for writing may stay unclosed before it is read anyway.
 const WRITE_GRACE: Duration = Duration::from_millis(1000);
 
@@ -45,9 +51,11 @@ pub struct FileWatcher {
 
 impl FileWatcher {
     /// Starts the watching thread. `on_batch` runs on it with the files changed together.
+    /// `debounce` is the quiet period a batch waits for (`-d`); by default a batch is
+    /// applied as soon as its files are complete.
     pub fn spawn(
         mode: Mode,
-        debounce: Duration,
+        debounce: Option<Duration>,
         on_batch: impl FnMut(Vec<PathBuf>) + Send + 'static,
     ) -> FileWatcher {
         let (sender, receiver) = mpsc::channel();
@@ -93,7 +101,7 @@ struct Pending {
 
 struct Watching {
     mode: Mode,
-    debounce: Duration,
+    debounce: Option<Duration>,
     sender: Sender<Message>,
     native: Option<RecommendedWatcher>,
     poll: Option<PollWatcher>,
@@ -106,7 +114,7 @@ struct Watching {
 }
 
 impl Watching {
-    fn new(mode: Mode, debounce: Duration, sender: Sender<Message>) -> Watching {
+    fn new(mode: Mode, debounce: Option<Duration>, sender: Sender<Message>) -> Watching {
         Watching {
             mode,
             debounce,
@@ -149,7 +157,12 @@ impl Watching {
             return None;
         }
         let now = Instant::now();
-        let quiet_until = self.last_event + self.debounce;
+        let quiet = match (self.debounce, self.native.is_some()) {
+            (Some(debounce), _) => debounce,
+            (None, true) => SETTLE,
+            (None, false) => POLL_DEBOUNCE,
+        };
+        let quiet_until = self.last_event + quiet;
         let writing = self.pending.values().any(|p| p.writing);
         let due = if writing {
             // Wait for the close, but not forever: some programs keep files open.
@@ -304,7 +317,7 @@ mod tests {
 
     fn watch_one(
         mode: Mode,
-        debounce: Duration,
+        debounce: Option<Duration>,
     ) -> (
         tempfile::TempDir,
         PathBuf,
@@ -325,7 +338,7 @@ mod tests {
 
     #[test]
     fn in_place_write_is_one_batch() {
-        let (_dir, file, mut watcher, batches) = watch_one(Mode::Native, Duration::from_millis(20));
+        let (_dir, file, mut watcher, batches) = watch_one(Mode::Native, None);
         std::fs::write(&file, "x = 2\n").unwrap();
         let batch = batches.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(batch, vec![file]);
@@ -334,7 +347,7 @@ mod tests {
 
     #[test]
     fn rename_over_the_file_is_seen() {
-        let (dir, file, mut watcher, batches) = watch_one(Mode::Native, Duration::from_millis(20));
+        let (dir, file, mut watcher, batches) = watch_one(Mode::Native, None);
         let temporary = dir.path().join(".mod.py.swp");
         std::fs::write(&temporary, "x = 3\n").unwrap();
         std::fs::rename(&temporary, &file).unwrap();
@@ -345,7 +358,7 @@ mod tests {
 
     #[test]
     fn other_files_in_the_directory_are_ignored() {
-        let (dir, _file, mut watcher, batches) = watch_one(Mode::Native, Duration::from_millis(20));
+        let (dir, _file, mut watcher, batches) = watch_one(Mode::Native, None);
         std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
         assert!(batches.recv_timeout(Duration::from_millis(300)).is_err());
         watcher.stop();
@@ -355,7 +368,7 @@ mod tests {
     fn polling_sees_changes() {
         let (_dir, file, mut watcher, batches) = watch_one(
             Mode::Poll(Duration::from_millis(50)),
-            Duration::from_millis(20),
+            Some(Duration::from_millis(20)),
         );
         std::fs::write(&file, "x = 22\n").unwrap();
         let batch = batches.recv_timeout(Duration::from_secs(5)).unwrap();

@@ -30,7 +30,8 @@ use log::Logger;
 /// Live patching options from the command line.
 pub struct Settings<'a> {
     pub watch: &'a [String],
-    pub debounce: f64,
+    /// `-d`: the quiet period to wait for; `None` for the default.
+    pub debounce: Option<f64>,
     pub poll: Option<f64>,
     pub verbose: bool,
 }
@@ -69,7 +70,8 @@ pub fn start(py: Python<'_>, settings: &Settings) -> Result<(), String> {
         Some(seconds) if seconds > 0.0 => Mode::Poll(Duration::from_secs_f64(seconds)),
         _ => Mode::Native,
     };
-    let watcher = FileWatcher::spawn(mode, Duration::from_secs_f64(settings.debounce), on_batch);
+    let debounce = settings.debounce.map(Duration::from_secs_f64);
+    let watcher = FileWatcher::spawn(mode, debounce, on_batch);
     let service = Service {
         filter,
         log,
