@@ -63,6 +63,7 @@ impl FileWatcher {
         let thread = std::thread::Builder::new()
             .name(THREAD_NAME.into())
             .spawn(move || {
+                block_signals();
                 let mut state = Watching::new(mode, debounce, events);
                 state.run(receiver, on_batch);
             })
@@ -295,6 +296,20 @@ impl Watching {
                 directory.display()
             ));
         }
+    }
+}
+
+/// Signals are Python's (Ctrl-C must interrupt the main thread's sleep): this thread, and
+/// the notify threads it starts, never take them.
+fn block_signals() {
+    // SAFETY: plain libc calls on a local signal set, for the calling thread only.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        for synchronous in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL] {
+            libc::sigdelset(&mut set, synchronous);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 

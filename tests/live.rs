@@ -377,6 +377,8 @@ holder = Holder(target)
 
 
 def probe():
+    if holder.code is None:
+        return "told: the code is gone"
     return f"updates={holder.updates} same={holder.code is target.__code__}"
 "#;
     let dir = project(&[("app.py", &script(body))]);
@@ -385,6 +387,9 @@ def probe():
     program.expect("updates=0 same=True");
     edit(&app, "    return 1", "    return 2");
     program.expect("updates=1 same=True");
+    // Deleting the function tells the holder with None.
+    edit(&app, "def target():\n    return 2\n", "");
+    program.expect("told: the code is gone");
 }
 
 #[test]
