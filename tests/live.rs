@@ -324,9 +324,18 @@ def fail():
     raise ValueError("boom")
 
 
+def make():
+    def closure():
+        raise ValueError("boom")
+    return closure
+
+
+made = make()
+
+
 def probe():
     lines = []
-    for function in (fail, K().fail):
+    for function in (fail, K().fail, made):
         try:
             function()
         except ValueError as error:
@@ -338,20 +347,20 @@ def probe():
     let dir = project(&[("app.py", &script(body))]);
     let app = dir.path().join("app.py");
     let mut program = start(dir.path(), &["app.py"]);
-    program.expect("['16:raise ValueError(\"boom\")', '12:raise ValueError(\"boom\")'] source@15");
+    program.expect("['16:raise ValueError(\"boom\")', '12:raise ValueError(\"boom\")', '21:raise ValueError(\"boom\")'] source@15");
     edit(
         &app,
         "def above():\n    return 1\n",
         "def above():\n    x = 1\n\n    # more lines\n    return x\n",
     );
-    program.expect("['19:raise ValueError(\"boom\")', '15:raise ValueError(\"boom\")'] source@18");
+    program.expect("['19:raise ValueError(\"boom\")', '15:raise ValueError(\"boom\")', '24:raise ValueError(\"boom\")'] source@18");
     // A blank line inside a method moves its own later lines.
     edit(
         &app,
         "    def fail(self):\n        raise",
         "    def fail(self):\n\n        raise",
     );
-    program.expect("['20:raise ValueError(\"boom\")', '16:raise ValueError(\"boom\")'] source@19");
+    program.expect("['20:raise ValueError(\"boom\")', '16:raise ValueError(\"boom\")', '25:raise ValueError(\"boom\")'] source@19");
 }
 
 #[test]
@@ -548,6 +557,7 @@ fn imported_modules_are_watched_and_filters_apply() {
 fn modules_imported_through_symlinks_or_dot_dot_still_update() {
     let dir = project(&[
         ("real/lib.py", "def value():\n    return 'lib1'\n"),
+        ("other/lib2.py", "def value():\n    return 'two1'\n"),
         (
             "app.py",
             &script(

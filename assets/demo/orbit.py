@@ -1,6 +1,8 @@
 """The demo: a small animation whose look lives in plain functions.
 
-Run it with `make run` (or `jurigged -v assets/demo/orbit.py`) and stop it with Ctrl-C.
+Run it with `make run` (or `jurigged -v assets/demo/orbit.py`), then edit this file while
+it runs and save: change the planet "●" in frame(), WIDTH, or the orbit in position().
+The animation picks up each save at once. Ctrl-C stops it.
 """
 
 import math
