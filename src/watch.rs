@@ -24,6 +24,11 @@ const SETTLE: Duration = Duration::from_millis(3);
 /// The default wait when polling, which cannot see a file being completed.
 const POLL_DEBOUNCE: Duration = Duration::from_millis(50);
 
+/// Watches are put in place this long after start. An inotify instance costs its process
+/// several milliseconds when it is closed (the kernel waits for an RCU grace period), which
+/// short runs need not pay; a file saved before is still applied, when watching begins.
+const ACTIVATE_AFTER: Duration = Duration::from_millis(100);
+
 /// How long a file opened for writing may stay unclosed before it is read anyway.
 const WRITE_GRACE: Duration = Duration::from_millis(1000);
 
@@ -108,6 +113,9 @@ struct Watching {
     poll: Option<PollWatcher>,
     files: HashSet<PathBuf>,
     directories: HashSet<PathBuf>,
+    /// Watches are put in place a moment after start (see ACTIVATE_AFTER).
+    active: bool,
+    started: Instant,
     pending: HashMap<PathBuf, Pending>,
     last_event: Instant,
     /// When the current batch started; a file left open longer than WRITE_GRACE is read.
@@ -124,6 +132,8 @@ impl Watching {
             poll: None,
             files: HashSet::new(),
             directories: HashSet::new(),
+            active: false,
+            started: Instant::now(),
             pending: HashMap::new(),
             last_event: Instant::now(),
             batch_start: Instant::now(),
@@ -132,9 +142,13 @@ impl Watching {
 
     fn run(&mut self, receiver: Receiver<Message>, mut on_batch: impl FnMut(Vec<PathBuf>)) {
         loop {
-            let message = match self.wait_time() {
+            let deadline = [self.activation_due(), self.batch_due()]
+                .into_iter()
+                .flatten()
+                .min();
+            let message = match deadline {
                 None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                Some(wait) => receiver.recv_timeout(wait),
+                Some(due) => receiver.recv_timeout(due.saturating_duration_since(Instant::now())),
             };
             match message {
                 Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
@@ -145,19 +159,48 @@ impl Watching {
                 Ok(Message::Event(Ok(event))) => self.record(event),
                 Ok(Message::Event(Err(_))) => {}
                 Err(RecvTimeoutError::Timeout) => {
-                    let batch: Vec<PathBuf> = self.pending.drain().map(|(path, _)| path).collect();
-                    on_batch(batch);
+                    let now = Instant::now();
+                    if self.activation_due().is_some_and(|due| due <= now) {
+                        self.activate();
+                    } else if self.batch_due().is_some_and(|due| due <= now) {
+                        let batch: Vec<PathBuf> =
+                            self.pending.drain().map(|(path, _)| path).collect();
+                        on_batch(batch);
+                    }
                 }
             }
         }
     }
 
-    /// How long to wait before the pending batch is due; `None` when nothing is pending.
-    fn wait_time(&self) -> Option<Duration> {
+    /// When the deferred watches are to be put in place, if they are not yet.
+    fn activation_due(&self) -> Option<Instant> {
+        (!self.active).then_some(self.started + ACTIVATE_AFTER)
+    }
+
+    /// Puts the deferred watches in place. A file saved before that is found by reading
+    /// every watched file once (unchanged ones are skipped by the caller).
+    fn activate(&mut self) {
+        self.active = true;
+        let directories: Vec<PathBuf> = self.directories.iter().cloned().collect();
+        for directory in &directories {
+            self.watch_directory(directory);
+        }
+        if !self.files.is_empty() {
+            let now = Instant::now();
+            self.batch_start = now;
+            self.last_event = now;
+            for file in &self.files {
+                self.pending
+                    .insert(file.clone(), Pending { writing: false });
+            }
+        }
+    }
+
+    /// When the pending batch is due; `None` when nothing is pending.
+    fn batch_due(&self) -> Option<Instant> {
         if self.pending.is_empty() {
             return None;
         }
-        let now = Instant::now();
         let quiet = match (self.debounce, self.native.is_some()) {
             (Some(debounce), _) => debounce,
             (None, true) => SETTLE,
@@ -165,13 +208,12 @@ impl Watching {
         };
         let quiet_until = self.last_event + quiet;
         let writing = self.pending.values().any(|p| p.writing);
-        let due = if writing {
+        Some(if writing {
             // Wait for the close, but not forever: some programs keep files open.
             (self.batch_start + WRITE_GRACE).max(quiet_until)
         } else {
             quiet_until
-        };
-        Some(due.saturating_duration_since(now))
+        })
     }
 
     fn record(&mut self, event: Event) {
@@ -223,9 +265,13 @@ impl Watching {
             return;
         };
         self.files.insert(file);
-        if !self.directories.insert(directory.clone()) {
-            return;
+        if self.directories.insert(directory.clone()) && self.active {
+            self.watch_directory(&directory);
         }
+    }
+
+    fn watch_directory(&mut self, directory: &Path) {
+        let directory = directory.to_path_buf();
         if let Mode::Poll(interval) = self.mode {
             self.watch_polling(&directory, interval);
             return;
@@ -347,7 +393,9 @@ mod tests {
             let _ = sender.send(batch);
         });
         watcher.watch(file.clone());
-        std::thread::sleep(Duration::from_millis(100));
+        // Past the deferred start: its one look at every file is drained here.
+        std::thread::sleep(ACTIVATE_AFTER + Duration::from_millis(100));
+        while receiver.try_recv().is_ok() {}
         (dir, file, watcher, receiver)
     }
 
@@ -376,6 +424,22 @@ mod tests {
         let (dir, _file, mut watcher, batches) = watch_one(Mode::Native, None);
         std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
         assert!(batches.recv_timeout(Duration::from_millis(300)).is_err());
+        watcher.stop();
+    }
+
+    #[test]
+    fn a_save_before_watching_begins_is_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::canonicalize(dir.path()).unwrap().join("early.py");
+        std::fs::write(&file, "x = 1\n").unwrap();
+        let (sender, receiver) = channel();
+        let mut watcher = FileWatcher::spawn(Mode::Native, None, move |batch| {
+            let _ = sender.send(batch);
+        });
+        watcher.watch(file.clone());
+        std::fs::write(&file, "x = 2\n").unwrap();
+        let batch = receiver.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(batch, vec![file]);
         watcher.stop();
     }
 

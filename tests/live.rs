@@ -646,3 +646,36 @@ fn errors_are_reported_without_verbose_and_nothing_else_is() {
     );
     program.expect_stderr("NameError: name 'undefined_name' is not defined");
 }
+
+#[test]
+fn a_script_also_imported_under_its_name_is_patched_in_both() {
+    let body = r#"
+COLOR = "red"
+
+
+def shade():
+    return "dark"
+
+
+if __name__ == "__main__":
+    import app as imported
+
+    def probe():
+        return f"{COLOR} {imported.COLOR} {shade()} {imported.shade()}"
+"#;
+    let text = format!(
+        "{body}\n{}",
+        LOOP.replace("\n", "\n    ").replacen("\n    ", "\n", 1)
+    );
+    let text = text.replace("\nimport time as _time", "\n    import time as _time");
+    let dir = project(&[("app.py", &text)]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("red red dark dark");
+    let new = std::fs::read_to_string(&app)
+        .unwrap()
+        .replace("COLOR = \"red\"", "COLOR = \"blue\"")
+        .replace("return \"dark\"", "return \"light\"");
+    save(&app, &new, Save::InPlace);
+    program.expect("blue blue light light");
+}

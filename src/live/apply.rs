@@ -166,15 +166,16 @@ enum Step<'py> {
         defaults: Option<(Bound<'py, PyAny>, Namespace<'py>, String)>,
         report: Option<Report>,
     },
-    /// Run `code` in a namespace (a new definition or a statement).
+    /// Run `code` in a namespace of each module (a new definition or a statement).
     Exec {
         code: Bound<'py, PyAny>,
-        namespace: Namespace<'py>,
-        report: Option<Report>,
+        /// (module globals, namespace) for every module loaded from the file.
+        targets: Vec<(Bound<'py, PyModule>, Namespace<'py>)>,
+        report: Report,
     },
-    /// Remove `name` from a namespace.
+    /// Remove `name` from a namespace of each module.
     Delete {
-        namespace: Namespace<'py>,
+        namespaces: Vec<Namespace<'py>>,
         name: String,
         old: Vec<Bound<'py, PyAny>>,
         report: Report,
@@ -223,17 +224,15 @@ fn prepare<'py>(
             } => {
                 let name = path.last().cloned().unwrap_or_default();
                 let old = live.codes(&name, *old_line);
-                let (classes, definition) =
-                    find(&change.new_tree, &path[..path.len() - 1], *new_line, path)?;
+                let (classes, definition) = find(&change.new_tree, path, *new_line)?;
                 let module_code = compiler.compile(&keep_lines(&classes, definition, true))?;
                 let new_code = code_at(&module_code, &classes, Some((&name, *new_line)))?;
                 let report = (!quiet).then(|| Report::Update(dotted(&main.name, path), *old_line));
                 if !same_free_variables(&old, &new_code)? {
                     // A closure's captured names changed: the function is rebuilt, like a new one.
                     exec_step(
-                        py,
                         &compiler,
-                        main,
+                        &modules,
                         &classes,
                         definition,
                         Report::Add(dotted(&main.name, path), *new_line),
@@ -277,12 +276,10 @@ fn prepare<'py>(
                 line,
                 kind: _,
             } => {
-                let (classes, definition) =
-                    find(&change.new_tree, &path[..path.len() - 1], *line, path)?;
+                let (classes, definition) = find(&change.new_tree, path, *line)?;
                 exec_step(
-                    py,
                     &compiler,
-                    main,
+                    &modules,
                     &classes,
                     definition,
                     Report::Add(dotted(&main.name, path), *line),
@@ -291,11 +288,10 @@ fn prepare<'py>(
             Op::Run {
                 parent, line, text, ..
             } => {
-                let (classes, definition) = find(&change.new_tree, parent, *line, parent)?;
+                let (classes, definition) = find(&change.new_tree, parent, *line)?;
                 exec_step(
-                    py,
                     &compiler,
-                    main,
+                    &modules,
                     &classes,
                     definition,
                     Report::Run(dotted(&main.name, parent), *line, text.clone()),
@@ -308,15 +304,16 @@ fn prepare<'py>(
                 )),
                 _ => {
                     let name = path.last().cloned().unwrap_or_default();
-                    match owner(&main.module, &path[..path.len() - 1]) {
-                        Ok(namespace) => Step::Delete {
-                            namespace,
-                            old: live.codes(&name, *line),
-                            name,
-                            report: Report::Delete(dotted(&main.name, path), *line),
-                        },
-                        // Its class is gone already: nothing is left to delete.
-                        Err(_) => continue,
+                    // Where its class is gone already, nothing is left to delete.
+                    let namespaces = modules
+                        .iter()
+                        .filter_map(|m| owner(&m.module, &path[..path.len() - 1]).ok())
+                        .collect();
+                    Step::Delete {
+                        namespaces,
+                        old: live.codes(&name, *line),
+                        name,
+                        report: Report::Delete(dotted(&main.name, path), *line),
                     }
                 }
             },
@@ -330,26 +327,21 @@ fn prepare<'py>(
     })
 }
 
-/// The definition an op names, with its enclosing classes, in the new tree.
+/// The definition at `path` (for a statement: its parent's path) starting at `line` in the
+/// new tree, with its enclosing classes.
 fn find<'t>(
     tree: &'t ModuleTree,
-    parent: &[String],
-    line: usize,
     path: &[String],
+    line: usize,
 ) -> PyResult<(Vec<&'t Definition>, &'t Definition)> {
-    let lookup: &[String] = if path.len() > parent.len() {
-        path
-    } else {
-        parent
-    };
-    locate(tree, lookup, line).ok_or_else(|| {
+    locate(tree, path, line).ok_or_else(|| {
+        let what = if path.is_empty() {
+            "the statement".to_string()
+        } else {
+            path.join(".")
+        };
         PyRuntimeError::new_err(format!(
-            "jurigged cannot find {} at line {line} of the new source",
-            if lookup.is_empty() {
-                "the statement".to_string()
-            } else {
-                lookup.join(".")
-            }
+            "jurigged cannot find {what} at line {line} of the new source"
         ))
     })
 }
@@ -371,21 +363,28 @@ fn keep_lines(
     keep
 }
 
-/// Prepares running a definition or statement in its module or class namespace.
+/// Prepares running a definition or statement in its module or class namespace, in every
+/// module loaded from the file.
 fn exec_step<'py>(
-    _py: Python<'py>,
     compiler: &Compiler<'_, 'py>,
-    main: &LiveModule<'py>,
+    modules: &[LiveModule<'py>],
     classes: &[&Definition],
     definition: &Definition,
     report: Report,
 ) -> PyResult<Step<'py>> {
     let module_code = compiler.compile(&keep_lines(classes, definition, true))?;
     let code = code_at(&module_code, classes, None)?;
+    let mut targets = Vec::new();
+    for module in modules {
+        targets.push((
+            module.module.clone(),
+            namespace_for(&module.module, classes)?,
+        ));
+    }
     Ok(Step::Exec {
         code,
-        namespace: namespace_for(&main.module, classes)?,
-        report: Some(report),
+        targets,
+        report,
     })
 }
 
@@ -672,19 +671,23 @@ fn execute<'py>(
             }
             Step::Exec {
                 code,
-                namespace,
+                targets,
                 report,
             } => {
-                run_in(py, &code, &namespace, &modules[0].module, undo)?;
-                reports.extend(report);
+                for (module, namespace) in &targets {
+                    run_in(py, &code, namespace, module, undo)?;
+                }
+                reports.push(report);
             }
             Step::Delete {
-                namespace,
+                namespaces,
                 name,
                 old,
                 report,
             } => {
-                delete_name(&namespace, &name, undo)?;
+                for namespace in &namespaces {
+                    delete_name(namespace, &name, undo)?;
+                }
                 for old_code in old {
                     replaced.push((old_code, None));
                 }

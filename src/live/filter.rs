@@ -33,7 +33,10 @@ impl WatchFilter {
             globs: GlobSet::empty(),
             everything: false,
             skip_installed: specs.is_empty(),
-            installed: installed.iter().map(|p| normalise(p)).collect(),
+            installed: installed
+                .iter()
+                .flat_map(|p| [lexically_clean(p), normalise(p)])
+                .collect(),
         };
         if specs.is_empty() {
             filter.directories.push(normalise(cwd));
@@ -64,8 +67,14 @@ impl WatchFilter {
 
     /// Whether the file at `path` (any form) is watched.
     pub fn matches(&self, path: &Path) -> bool {
+        let installed = |path: &Path| self.installed.iter().any(|dir| path.starts_with(dir));
+        // Most modules loaded at start are installed code: skip them before resolving
+        // symlinks, which costs a system call per path component.
+        if self.skip_installed && installed(&lexically_clean(path)) {
+            return false;
+        }
         let path = normalise(path);
-        if self.skip_installed && self.installed.iter().any(|dir| path.starts_with(dir)) {
+        if self.skip_installed && installed(&path) {
             return false;
         }
         self.everything
