@@ -679,3 +679,32 @@ if __name__ == "__main__":
     save(&app, &new, Save::InPlace);
     program.expect("blue blue light light");
 }
+
+#[test]
+fn functions_held_only_by_a_framework_object_are_found() {
+    let body = r#"
+class Command:
+    """Like click.Command: keeps the function, returns itself, no __wrapped__."""
+
+    def __init__(self, callback):
+        self.callback = callback
+
+
+def command(function):
+    return Command(function)
+
+
+@command
+def hello():
+    return "hello 1"
+
+
+def probe():
+    return hello.callback()
+"#;
+    let dir = project(&[("app.py", &script(body))]);
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("hello 1");
+    edit(&dir.path().join("app.py"), "\"hello 1\"", "\"hello 2\"");
+    program.expect("hello 2");
+}

@@ -195,7 +195,7 @@ fn prepare<'py>(
     modules: Vec<LiveModule<'py>>,
     reports: &mut Vec<Report>,
 ) -> PyResult<Prepared<'py>> {
-    let live = LiveObjects::collect(py, &modules, &change.code_filename)?;
+    let mut live = LiveObjects::collect(py, &modules, &change.code_filename)?;
     let flags = future_flags(py, &modules[0].module)?;
     let compiler = Compiler {
         py,
@@ -223,7 +223,13 @@ fn prepare<'py>(
                 quiet,
             } => {
                 let name = path.last().cloned().unwrap_or_default();
-                let old = live.codes(&name, *old_line);
+                let mut old = live.codes(&name, *old_line);
+                if old.is_empty() {
+                    // Held only by something the walk does not open (a click command, a
+                    // framework's registry): look through the whole heap, this once.
+                    live.scan_heap(py, &change.code_filename, &name, *old_line)?;
+                    old = live.codes(&name, *old_line);
+                }
                 let (classes, definition) = find(&change.new_tree, path, *new_line)?;
                 let module_code = compiler.compile(&keep_lines(&classes, definition, true))?;
                 let new_code = code_at(&module_code, &classes, Some((&name, *new_line)))?;
@@ -630,7 +636,7 @@ fn execute<'py>(
         live,
         steps,
     } = prepared;
-    let mut replaced: Vec<(Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)> = Vec::new();
+    let mut replaced: Vec<Replaced<'py>> = Vec::new();
     for step in steps {
         match step {
             Step::Swap {
@@ -663,9 +669,17 @@ fn execute<'py>(
                     let mut nested = Vec::new();
                     pair_nested(old_code, &new_code, &mut nested)?;
                     for (old_nested, new_nested) in nested {
-                        replaced.push((old_nested, Some(new_nested)));
+                        replaced.push(Replaced {
+                            nested: is_closure_code(&old_nested)?,
+                            old: old_nested,
+                            new: Some(new_nested),
+                        });
                     }
-                    replaced.push((old_code.clone(), Some(new_code.clone())));
+                    replaced.push(Replaced {
+                        old: old_code.clone(),
+                        new: Some(new_code.clone()),
+                        nested: false,
+                    });
                 }
                 reports.extend(report);
             }
@@ -689,7 +703,11 @@ fn execute<'py>(
                     delete_name(namespace, &name, undo)?;
                 }
                 for old_code in old {
-                    replaced.push((old_code, None));
+                    replaced.push(Replaced {
+                        old: old_code,
+                        new: None,
+                        nested: false,
+                    });
                 }
                 reports.push(report);
             }
@@ -801,17 +819,17 @@ fn delete_name(namespace: &Namespace<'_>, name: &str, undo: &mut Undo) -> PyResu
 fn update_closures_and_conformers<'py>(
     py: Python<'py>,
     live: &LiveObjects<'py>,
-    replaced: &[(Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)],
+    replaced: &[Replaced<'py>],
     undo: &mut Undo,
 ) -> PyResult<()> {
     let by_id: HashMap<usize, Option<&Bound<'py, PyAny>>> = replaced
         .iter()
-        .map(|(old, new)| (old.as_ptr() as usize, new.as_ref()))
+        .map(|r| (r.old.as_ptr() as usize, r.new.as_ref()))
         .collect();
     let nested: Vec<&Bound<'py, PyAny>> = replaced
         .iter()
-        .filter(|(old, _)| is_closure_code(old).unwrap_or(false))
-        .map(|(old, _)| old)
+        .filter(|r| r.nested)
+        .map(|r| &r.old)
         .collect();
     let mut seen = HashSet::new();
     if !nested.is_empty() {
@@ -853,20 +871,25 @@ fn update_closures_and_conformers<'py>(
     Ok(())
 }
 
-/// Nested functions and lambdas can have live closures; comprehensions and class bodies
+/// A code object given new code (or deleted, `new` = None) by the batch.
+struct Replaced<'py> {
+    old: Bound<'py, PyAny>,
+    new: Option<Bound<'py, PyAny>>,
+    /// Nested in a function: closures made from it exist only on the heap.
+    nested: bool,
+}
+
+/// A nested function or lambda can have live closures; comprehensions and class bodies
 /// cannot, so they never cost a heap scan.
 fn is_closure_code(code: &Bound<'_, PyAny>) -> PyResult<bool> {
+    const CO_OPTIMIZED: i64 = 0x1;
     let name: String = code.getattr("co_name")?.extract()?;
-    let qualname: String = code
-        .getattr("co_qualname")
-        .and_then(|q| q.extract())
-        .unwrap_or_default();
-    let nested = qualname.contains("<locals>");
+    let flags: i64 = code.getattr("co_flags")?.extract()?;
     let comprehension = matches!(
         name.as_str(),
         "<listcomp>" | "<dictcomp>" | "<setcomp>" | "<genexpr>"
     );
-    Ok(nested && !comprehension)
+    Ok(flags & CO_OPTIMIZED != 0 && !comprehension)
 }
 
 /// A closure can take new code only if it captures the same names.
@@ -953,6 +976,33 @@ impl<'py> LiveObjects<'py> {
             }
         }
         Ok(live)
+    }
+
+    /// Adds every function on the heap defined as `name` at `line` in `filename`.
+    fn scan_heap(
+        &mut self,
+        py: Python<'py>,
+        filename: &str,
+        name: &str,
+        line: usize,
+    ) -> PyResult<()> {
+        for object in py.import("gc")?.call_method0("get_objects")?.try_iter()? {
+            let object = object?;
+            if !object.is_instance_of::<PyFunction>() {
+                continue;
+            }
+            let code = object.getattr("__code__")?;
+            let matches = code.getattr("co_firstlineno")?.extract::<usize>()? == line
+                && code.getattr("co_name")?.extract::<String>()? == name
+                && code.getattr("co_filename")?.extract::<String>()? == filename;
+            if matches {
+                self.functions
+                    .entry((name.to_string(), line))
+                    .or_default()
+                    .push(object);
+            }
+        }
+        Ok(())
     }
 
     /// The distinct code objects of the functions defined as `name` at `line`.
