@@ -74,12 +74,12 @@ impl Session {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             {
-                let output = self.output.lock().unwrap();
-                let text = String::from_utf8_lossy(&output[self.seen..]).into_owned();
-                if let Some(pos) = text.find(needle) {
-                    let end = pos + needle.len();
-                    self.seen += text[..end].len();
-                    return text[..end].to_string();
+                // Colour (python 3.13 colours tracebacks and prompts) is not text.
+                let text = self.transcript();
+                if let Some(pos) = text[self.seen..].find(needle) {
+                    let start = self.seen;
+                    self.seen += pos + needle.len();
+                    return text[start..self.seen].to_string();
                 }
             }
             if Instant::now() > deadline {
@@ -92,9 +92,10 @@ impl Session {
         }
     }
 
-    /// Everything the program wrote so far.
+    /// Everything the program wrote so far, without colour and other escape sequences.
     pub fn transcript(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+        let raw = String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned();
+        strip_escapes(&raw)
     }
 
     /// Waits for the program to end and returns its exit code (128 + signal if killed).
@@ -114,4 +115,23 @@ impl Session {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// Removes CSI escape sequences (`ESC [ ... final byte`).
+fn strip_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            for next in chars.by_ref() {
+                if ('@'..='~').contains(&next) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
