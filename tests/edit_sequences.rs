@@ -328,11 +328,7 @@ fn run_sequence(seed: u64, saves: usize) {
             program.stderr()
         );
     }
-    assert!(
-        !program.stderr().contains("jurigged:"),
-        "{}",
-        program.stderr()
-    );
+    program.assert_no_errors();
 }
 
 #[test]

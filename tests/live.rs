@@ -45,6 +45,16 @@ fn script(body: &str) -> String {
     format!("{body}\n{LOOP}")
 }
 
+/// A project whose app.py is `body` followed by the loop, running under `args app.py`.
+fn start_app(body: &str, args: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, Program) {
+    let dir = project(&[("app.py", &script(body))]);
+    let app = dir.path().join("app.py");
+    let mut command = args.to_vec();
+    command.push("app.py");
+    let program = start(dir.path(), &command);
+    (dir, app, program)
+}
+
 #[test]
 fn every_way_of_saving_is_applied() {
     let dir = project(&[("app.py", &script("def probe():\n    return 'value=0'\n"))]);
@@ -142,11 +152,7 @@ fn every_reference_to_a_function_runs_the_new_code() {
         .replace("\"v1\"", "\"v2\"");
     save(&app, &text, Save::InPlace);
     program.expect(&["v2"; 11].join(" "));
-    assert!(
-        !program.stderr().contains("jurigged:"),
-        "{}",
-        program.stderr()
-    );
+    program.assert_no_errors();
 }
 
 #[test]
@@ -178,9 +184,7 @@ config = Config()
 def probe():
     return f"{adder(1)} {make(1)(1)} {greet()} {config.limit()}"
 "#;
-    let dir = project(&[("app.py", &script(body))]);
-    let app = dir.path().join("app.py");
-    let mut program = start(dir.path(), &["app.py"]);
+    let (_dir, app, mut program) = start_app(body, &[]);
     program.expect("2 2 hello world 3");
     // The closure now captures another name; defaults change; a default uses a class name.
     edit(
@@ -197,11 +201,7 @@ def probe():
         "def limit(self, n=LIMIT + 1):\n        return n * 10",
     );
     program.expect("2 11 hello there 40");
-    assert!(
-        !program.stderr().contains("jurigged:"),
-        "{}",
-        program.stderr()
-    );
+    program.assert_no_errors();
 }
 
 #[test]
@@ -237,9 +237,7 @@ def probe():
     parts.append(helper() if "helper" in globals() else "-")
     return " ".join(parts)
 "#;
-    let dir = project(&[("app.py", &script(body))]);
-    let app = dir.path().join("app.py");
-    let mut program = start(dir.path(), &["-v", "app.py"]);
+    let (_dir, app, mut program) = start_app(body, &["-v"]);
     program.expect("once red m True True - - -");
     let text = std::fs::read_to_string(&app).unwrap();
     let text = text
@@ -296,9 +294,7 @@ def word():
 def probe():
     return word()
 "#;
-    let dir = project(&[("app.py", &script(body))]);
-    let app = dir.path().join("app.py");
-    let mut program = start(dir.path(), &["app.py"]);
+    let (_dir, app, mut program) = start_app(body, &[]);
     program.expect("quiet");
     edit(&app, "def word():", "@shout\ndef word():");
     program.expect("QUIET");
@@ -344,9 +340,7 @@ def probe():
     first = inspect.getsourcelines(fail)[1]
     return f"{lines} source@{first}"
 "#;
-    let dir = project(&[("app.py", &script(body))]);
-    let app = dir.path().join("app.py");
-    let mut program = start(dir.path(), &["app.py"]);
+    let (_dir, app, mut program) = start_app(body, &[]);
     program.expect("['16:raise ValueError(\"boom\")', '12:raise ValueError(\"boom\")', '21:raise ValueError(\"boom\")'] source@15");
     edit(
         &app,
@@ -390,9 +384,7 @@ def probe():
         return "told: the code is gone"
     return f"updates={holder.updates} same={holder.code is target.__code__}"
 "#;
-    let dir = project(&[("app.py", &script(body))]);
-    let app = dir.path().join("app.py");
-    let mut program = start(dir.path(), &["app.py"]);
+    let (_dir, app, mut program) = start_app(body, &[]);
     program.expect("updates=0 same=True");
     edit(&app, "    return 1", "    return 2");
     program.expect("updates=1 same=True");
@@ -614,8 +606,7 @@ fn a_file_caught_half_written_is_not_applied() {
     file.write_all(second.as_bytes()).unwrap();
     drop(file);
     program.expect("after");
-    let stderr = program.stderr();
-    assert!(!stderr.contains("jurigged:"), "{stderr}");
+    program.assert_no_errors();
 }
 
 #[test]

@@ -151,6 +151,12 @@ impl Program {
         }
     }
 
+    /// Asserts that jurigged reported no problem (no `jurigged:` line on stderr).
+    pub fn assert_no_errors(&self) {
+        let stderr = self.stderr();
+        assert!(!stderr.contains("jurigged:"), "{stderr}");
+    }
+
     pub fn stdout(&self) -> String {
         self.stdout.lock().unwrap().clone()
     }
