@@ -699,3 +699,35 @@ def probe():
     edit(&dir.path().join("app.py"), "\"hello 1\"", "\"hello 2\"");
     program.expect("hello 2");
 }
+
+#[test]
+fn a_forked_child_exits_normally() {
+    let body = r#"
+import os
+import sys
+
+import time
+
+pid = os.fork()
+if pid == 0:
+    # Importing a watched module must not wait for a watcher the child does not have.
+    start = time.monotonic()
+    import helper
+    print(f"child done in {time.monotonic() - start < 1}", flush=True)
+    sys.exit(0)
+os.waitpid(pid, 0)
+print("parent saw the child end", flush=True)
+
+
+def probe():
+    return "f1"
+"#;
+    let dir = project(&[("app.py", &script(body)), ("helper.py", "X = 1\n")]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("child done in True");
+    program.expect("parent saw the child end");
+    program.expect("f1");
+    edit(&app, "\"f1\"", "\"f2\"");
+    program.expect("f2");
+}

@@ -54,6 +54,15 @@ struct Service {
     /// Files of a batch that failed: tried again with the next batch, so that the next good
     /// save applies everything.
     retry: Mutex<Vec<PathBuf>>,
+    /// Our process: a child made by `os.fork()` has no watcher thread and patches nothing.
+    pid: u32,
+}
+
+/// The service, unless this is a forked child of the process that started it.
+fn service() -> Option<&'static Service> {
+    SERVICE
+        .get()
+        .filter(|service| service.pid == std::process::id())
 }
 
 static SERVICE: OnceLock<Service> = OnceLock::new();
@@ -78,6 +87,7 @@ pub fn start(py: Python<'_>, settings: &Settings) -> Result<(), String> {
         files: Mutex::new(HashMap::new()),
         watcher: Mutex::new(Some(watcher)),
         retry: Mutex::new(Vec::new()),
+        pid: std::process::id(),
     };
     if SERVICE.set(service).is_err() {
         return Err("live patching started twice".into());
@@ -162,7 +172,7 @@ fn register_loaded_modules(py: Python<'_>) {
 
 /// Adds a file to the watched set if the filter wants it, keeping the source it has now.
 fn register(py: Python<'_>, filename: &str, source: Option<&[u8]>, is_main: bool) {
-    let Some(service) = SERVICE.get() else { return };
+    let Some(service) = service() else { return };
     let path = normalise(Path::new(filename));
     if !service.filter.matches(&path) || !path.is_file() {
         return;
@@ -203,7 +213,7 @@ fn register(py: Python<'_>, filename: &str, source: Option<&[u8]>, is_main: bool
 /// Called by atexit: stops the watcher thread, letting a batch in progress finish.
 #[pyfunction]
 fn stop_watching(py: Python<'_>) {
-    if let Some(service) = SERVICE.get() {
+    if let Some(service) = service() {
         let watcher = service
             .watcher
             .lock()
