@@ -1,6 +1,7 @@
 //! `jurigged`: run a Python program in an embedded CPython and hot-patch it on every save.
 
 mod cli;
+mod develoop;
 mod interp;
 mod live;
 mod source;
@@ -45,6 +46,16 @@ fn main() {
         target,
         interactive: cli.interactive,
         orig_argv: std::env::args_os().collect(),
+        loops: cli
+            .loop_on
+            .iter()
+            .map(|name| develoop::LoopName::parse(name, false))
+            .chain(
+                cli.xloop_on
+                    .iter()
+                    .map(|name| develoop::LoopName::parse(name, true)),
+            )
+            .collect(),
     };
     // SAFETY: `initialize` left this thread attached to the interpreter it created.
     let py = unsafe { Python::assume_attached() };
@@ -60,6 +71,13 @@ fn main() {
             code: 2,
             keyboard_interrupt: false,
         });
+    }
+    let interface = match cli.loop_interface {
+        cli::LoopInterface::Rich => "rich",
+        cli::LoopInterface::Basic => "basic",
+    };
+    if let Err(err) = develoop::install(py, cli.dev, interface) {
+        err.print(py);
     }
     let exit = interp::run(py, &launch);
     interp::finish(exit)

@@ -15,6 +15,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
+use crate::develoop::LoopName;
+
 /// What runs as `__main__`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -61,6 +63,8 @@ pub struct Launch {
     pub interactive: bool,
     /// Our own command line, for `sys.orig_argv`.
     pub orig_argv: Vec<OsString>,
+    /// `--loop` / `--xloop` names.
+    pub loops: Vec<LoopName>,
 }
 
 /// `sys.argv` for a target, as `python` would set it. (A script named `-` keeps its name:
@@ -81,17 +85,25 @@ pub fn run(py: Python<'_>, launch: &Launch) -> Exit {
     if let Err(err) = set_orig_argv(py, &launch.orig_argv) {
         err.print(py);
     }
+    let loops = &launch.loops;
     let outcome = match &launch.target {
-        Target::Script(path) => run_script_path(py, path),
+        Target::Script(path) => run_script_path(py, path, loops),
+        Target::Stdin | Target::Repl if !loops.is_empty() => {
+            prepare_loops(py, loops, None).map(|()| Exit::OK)
+        }
         Target::Stdin => run_stdin(py),
-        Target::Module(module) => run_module(py, module),
-        Target::Call { module, function } => call_function(py, module, function),
+        Target::Module(module) => run_module(py, module, loops),
+        Target::Call { module, function } => call_function(py, module, function, loops),
         Target::Repl => return run_repl(py, true),
     };
     // `-i` or PYTHONINSPECT at start: SystemExit does not end the process before the prompt.
     let inspect = launch.interactive || sys_flag(py, "inspect");
     let exit = match outcome {
         Ok(exit) => exit,
+        Err(err) if err.is_instance_of::<LoopError>(py) => {
+            let _ = writeln!(std::io::stderr(), "{}", err.value(py));
+            return Exit::code(1);
+        }
         // Without inspect mode SystemExit ends the process at once, prompt or not.
         Err(err) if !inspect && err.is_instance_of::<PySystemExit>(py) => {
             return report_uncaught(py, err, false);
@@ -164,7 +176,14 @@ fn cwd_bytes() -> Vec<u8> {
         .unwrap_or_default()
 }
 
-fn run_script_path(py: Python<'_>, given: &Path) -> PyResult<Exit> {
+/// Sets up `--loop` names; a name that names nothing ends the run with one line.
+fn prepare_loops(py: Python<'_>, loops: &[LoopName], main_file: Option<&Path>) -> PyResult<()> {
+    crate::develoop::prepare_loops(py, loops, main_file).map_err(LoopError::new_err)
+}
+
+pyo3::create_exception!(jurigged, LoopError, pyo3::exceptions::PyException);
+
+fn run_script_path(py: Python<'_>, given: &Path, loops: &[LoopName]) -> PyResult<Exit> {
     // python makes the script's path absolute without normalising it.
     let absolute = std::env::current_dir()
         .map(|cwd| cwd.join(given))
@@ -192,6 +211,9 @@ fn run_script_path(py: Python<'_>, given: &Path) -> PyResult<Exit> {
     insert_path0(py, dir.as_bytes())?;
     let filename = fs_decode(py, absolute_bytes)?;
     crate::live::register_main(py, &filename.extract::<String>()?, &source);
+    if !loops.is_empty() {
+        prepare_loops(py, loops, Some(&absolute))?;
+    }
     run_source(py, &filename, &source)
 }
 
@@ -292,10 +314,21 @@ fn compile_and_eval(
         0,
         true,
     ))?;
-    // SAFETY: `code` is a code object from compile(); `globals` is a dict. Evaluating from
-    // Rust adds no Python frame, so tracebacks start at the script like python's.
+    eval_main(py, &code, globals)
+}
+
+/// Evaluates the main module's code. Evaluating from Rust adds no Python frame, so
+/// tracebacks start at the program like python's. With `--loop` names still to define, the
+/// top-level code runs with a namespace that redirects them as soon as they are bound.
+fn eval_main(py: Python<'_>, code: &Bound<'_, PyAny>, globals: &Bound<'_, PyDict>) -> PyResult<()> {
+    let locals = if crate::develoop::main_loops_pending() {
+        crate::develoop::main_namespace(py, globals)?
+    } else {
+        globals.clone().into_any()
+    };
+    // SAFETY: `code` is a code object; `globals` is a dict and `locals` a mapping.
     unsafe {
-        let result = ffi::PyEval_EvalCode(code.as_ptr(), globals.as_ptr(), globals.as_ptr());
+        let result = ffi::PyEval_EvalCode(code.as_ptr(), globals.as_ptr(), locals.as_ptr());
         Bound::from_owned_ptr_or_err(py, result).map(drop)
     }
 }
@@ -330,30 +363,55 @@ fn main_module(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     py.import("sys")?.getattr("modules")?.get_item("__main__")
 }
 
-fn run_module(py: Python<'_>, module: &str) -> PyResult<Exit> {
+fn run_module(py: Python<'_>, module: &str, loops: &[LoopName]) -> PyResult<Exit> {
     insert_path0(py, &cwd_bytes())?;
     let runpy = py.import("runpy")?;
     // Look the module up first so "No module named x" is reported under our name rather
     // than python's (runpy prefixes sys.executable).
     let error_type = runpy.getattr("_Error")?;
-    if let Err(err) = runpy
+    let details = match runpy
         .getattr("_get_module_details")?
         .call1((module, &error_type))
     {
-        if err.is_instance(py, &error_type) {
-            return Ok(report_startup_error(py, &err));
-        }
-        return Err(err);
+        Ok(details) => details,
+        Err(err) if err.is_instance(py, &error_type) => return Ok(report_startup_error(py, &err)),
+        Err(err) => return Err(err),
+    };
+    if loops.is_empty() {
+        runpy
+            .getattr("_run_module_as_main")?
+            .call1((module, true))?;
+        return Ok(Exit::OK);
     }
-    runpy
-        .getattr("_run_module_as_main")?
-        .call1((module, true))?;
+    // With --loop, run it as runpy would, but with our namespace for its top-level code.
+    let (_name, spec, code): (Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>) =
+        details.extract()?;
+    let origin: Option<String> = spec.getattr("origin")?.extract()?;
+    prepare_loops(py, loops, origin.as_deref().map(Path::new))?;
+    let sys = py.import("sys")?;
+    sys.getattr("argv")?.set_item(0, spec.getattr("origin")?)?;
+    let globals = main_module(py)?
+        .getattr("__dict__")?
+        .cast_into::<PyDict>()?;
+    globals.set_item("__name__", "__main__")?;
+    globals.set_item("__file__", spec.getattr("origin")?)?;
+    globals.set_item("__cached__", spec.getattr("cached")?)?;
+    globals.set_item("__doc__", py.None())?;
+    globals.set_item("__loader__", spec.getattr("loader")?)?;
+    globals.set_item("__package__", spec.getattr("parent")?)?;
+    globals.set_item("__spec__", &spec)?;
+    eval_main(py, &code, &globals)?;
     Ok(Exit::OK)
 }
 
 /// `-m module:function`: the module is imported under its own name and the function is
 /// called without arguments. An int it returns is the exit status, like a console script.
-fn call_function(py: Python<'_>, module: &str, function: &str) -> PyResult<Exit> {
+fn call_function(
+    py: Python<'_>,
+    module: &str,
+    function: &str,
+    loops: &[LoopName],
+) -> PyResult<Exit> {
     insert_path0(py, &cwd_bytes())?;
     let imported = match py.import(module) {
         Ok(imported) => imported.into_any(),
@@ -362,6 +420,17 @@ fn call_function(py: Python<'_>, module: &str, function: &str) -> PyResult<Exit>
         }
         Err(err) => return Err(err),
     };
+    if !loops.is_empty() {
+        // Names without a module are the called module's.
+        let loops: Vec<LoopName> = loops
+            .iter()
+            .map(|name| LoopName {
+                module: name.module.clone().or_else(|| Some(module.to_string())),
+                ..name.clone()
+            })
+            .collect();
+        prepare_loops(py, &loops, None)?;
+    }
     let mut target = imported;
     for part in function.split('.') {
         target = match target.getattr(part) {
@@ -468,7 +537,7 @@ fn system_exit_status(py: Python<'_>, value: &Bound<'_, PyAny>) -> i32 {
 }
 
 /// Flushes sys.stdout and sys.stderr, ignoring errors, as python does after a run.
-fn flush_std_streams(py: Python<'_>) {
+pub fn flush_std_streams(py: Python<'_>) {
     if let Ok(sys) = py.import("sys") {
         for name in ["stdout", "stderr"] {
             if let Ok(stream) = sys.getattr(name)

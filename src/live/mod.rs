@@ -247,7 +247,14 @@ fn on_batch(mut paths: Vec<PathBuf>) {
     if changes.is_empty() {
         return;
     }
-    let Some(result) = Python::try_attach(|py| apply::apply(py, &changes, &service.log)) else {
+    let changed_code = changes.iter().any(|change| !change.ops.is_empty());
+    let Some(result) = Python::try_attach(|py| {
+        let result = apply::apply(py, &changes, &service.log);
+        if result.is_ok() && changed_code {
+            crate::develoop::patch_applied(py);
+        }
+        result
+    }) else {
         return;
     };
     match result {

@@ -1,0 +1,285 @@
+//! The Python side of the develoop: the built-in `jurigged` and `jurigged.loop` modules
+//! (`loop`, `xloop`, `loop_on_error`, `give`, `__`), importable in any program run by
+//! `jurigged` without a pip install, and `__` in builtins with `--dev`.
+
+use std::sync::OnceLock;
+
+use pyo3::exceptions::{PyBaseException, PyException};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use super::basic::Basic;
+use super::runner::{self, is_loopable};
+
+pyo3::create_exception!(
+    jurigged,
+    Abort,
+    PyBaseException,
+    "Raised in a looped function to abort its run."
+);
+
+/// `--loop-interface`, the default for loops that do not name one.
+static DEFAULT_INTERFACE: OnceLock<String> = OnceLock::new();
+
+/// A function that enters the develoop when called.
+#[pyclass(module = "jurigged.loop")]
+pub struct Develoop {
+    function: Py<PyAny>,
+    only_on_error: bool,
+    interface: Option<String>,
+    /// The instance, when reached as a method (`obj.method`).
+    instance: Option<Py<PyAny>>,
+}
+
+impl Develoop {
+    pub fn new(function: Py<PyAny>, only_on_error: bool, interface: Option<String>) -> Develoop {
+        Develoop {
+            function,
+            only_on_error,
+            interface,
+            instance: None,
+        }
+    }
+}
+
+#[pymethods]
+impl Develoop {
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let args = match &self.instance {
+            Some(instance) => {
+                let mut all = vec![instance.clone_ref(py).into_bound(py)];
+                all.extend(args.iter());
+                PyTuple::new(py, all)?
+            }
+            None => args.clone(),
+        };
+        let function = self.function.bind(py);
+        let first_error = if self.only_on_error {
+            match function.call(&args, kwargs) {
+                Ok(value) => return Ok(value.unbind()),
+                Err(error) if is_loopable(py, &error) => Some(error),
+                Err(error) => return Err(error),
+            }
+        } else {
+            None
+        };
+        let interface = self
+            .interface
+            .clone()
+            .or_else(|| DEFAULT_INTERFACE.get().cloned())
+            .unwrap_or_else(|| "rich".into());
+        let mut interface = match interface.as_str() {
+            // The rich interface is not built yet: basic is its fallback.
+            "rich" | "basic" => Basic::new(),
+            other => {
+                return Err(PyException::new_err(format!(
+                    "Unknown develoop interface: '{other}'"
+                )));
+            }
+        };
+        runner::run_loop(py, function, &args, kwargs, first_error, &mut interface)
+    }
+
+    /// `obj.method` gives a loop on the bound method, shown as `Class.method(<Class>, ...)`.
+    fn __get__(
+        slf: Py<Self>,
+        py: Python<'_>,
+        instance: Option<Bound<'_, PyAny>>,
+        _owner: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        match instance {
+            Some(instance) if !instance.is_none() => {
+                let this = slf.borrow(py);
+                let bound = Develoop {
+                    function: this.function.clone_ref(py),
+                    only_on_error: this.only_on_error,
+                    interface: this.interface.clone(),
+                    instance: Some(instance.unbind()),
+                };
+                Ok(Py::new(py, bound)?.into_any())
+            }
+            _ => Ok(slf.into_any()),
+        }
+    }
+
+    #[getter]
+    fn __wrapped__(&self, py: Python<'_>) -> Py<PyAny> {
+        self.function.clone_ref(py)
+    }
+
+    /// Everything else (`__name__`, `__doc__`, ...) is the function's.
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        Ok(self.function.bind(py).getattr(name)?.unbind())
+    }
+}
+
+/// `loop(fn=None, *, interface=None, only_on_error=False)`: a decorator, bare or with
+/// keywords.
+#[pyfunction(name = "loop")]
+#[pyo3(signature = (function=None, *, interface=None, only_on_error=false))]
+fn loop_(
+    py: Python<'_>,
+    function: Option<Py<PyAny>>,
+    interface: Option<String>,
+    only_on_error: bool,
+) -> PyResult<Py<PyAny>> {
+    match function {
+        Some(function) => {
+            Ok(Py::new(py, Develoop::new(function, only_on_error, interface))?.into_any())
+        }
+        None => {
+            let this = wrap_pyfunction!(loop_, py)?;
+            let keywords = PyDict::new(py);
+            keywords.set_item("interface", interface)?;
+            keywords.set_item("only_on_error", only_on_error)?;
+            let partial = py.import("functools")?.getattr("partial")?;
+            Ok(partial.call((this,), Some(&keywords))?.unbind())
+        }
+    }
+}
+
+/// `xloop` / `loop_on_error`: the loop opens only when the function raises.
+#[pyfunction]
+#[pyo3(signature = (function=None, *, interface=None))]
+fn xloop(
+    py: Python<'_>,
+    function: Option<Py<PyAny>>,
+    interface: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    loop_(py, function, interface, true)
+}
+
+/// `give(name=value)` records a value in the current run; `give(value)` names it after
+/// the argument's source text, as jurigged does. Returns the (last) value given.
+#[pyfunction]
+#[pyo3(signature = (*values, **named))]
+fn give(
+    py: Python<'_>,
+    values: &Bound<'_, PyTuple>,
+    named: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let mut pairs: Vec<(String, Bound<'_, PyAny>)> = Vec::new();
+    if !values.is_empty() {
+        let names = argument_texts(py).unwrap_or_default();
+        for (index, value) in values.iter().enumerate() {
+            let name = names.get(index).cloned().unwrap_or_else(|| "value".into());
+            pairs.push((name, value));
+        }
+    }
+    if let Some(named) = named {
+        for (key, value) in named.iter() {
+            pairs.push((key.to_string(), value));
+        }
+    }
+    let mut last = py.None();
+    for (key, value) in pairs {
+        let text = value.str().map(|s| s.to_string()).unwrap_or_default();
+        if runner::give(key.clone(), text.clone()) == Some(true) {
+            let sys = py.import("sys")?;
+            sys.getattr("stdout")?
+                .call_method1("write", (format!("{key}: {text}\n"),))?;
+        }
+        last = value.unbind();
+    }
+    Ok(last)
+}
+
+/// The source text of each argument of the `give(...)` call that is running, read from
+/// the caller's line.
+fn argument_texts(py: Python<'_>) -> PyResult<Vec<String>> {
+    let frame = py.import("sys")?.call_method1("_getframe", (0,))?;
+    let filename: String = frame.getattr("f_code")?.getattr("co_filename")?.extract()?;
+    let line_number: usize = frame.getattr("f_lineno")?.extract()?;
+    let line: String = py
+        .import("linecache")?
+        .call_method1("getline", (filename, line_number))?
+        .extract()?;
+    let Some(start) = line.find("give(") else {
+        return Ok(Vec::new());
+    };
+    Ok(split_arguments(&line[start + "give(".len()..]))
+}
+
+/// The top-level comma-separated arguments before the closing parenthesis.
+fn split_arguments(text: &str) -> Vec<String> {
+    let mut arguments = Vec::new();
+    let mut depth = 0usize;
+    let mut current = String::new();
+    for c in text.chars() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' if depth == 0 => break,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                arguments.push(current.trim().to_string());
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    if !current.trim().is_empty() {
+        arguments.push(current.trim().to_string());
+    }
+    arguments
+}
+
+/// Puts `jurigged` and `jurigged.loop` in `sys.modules` (and `__` in builtins with
+/// `--dev`). `default_interface` is `--loop-interface`.
+pub fn install(py: Python<'_>, dev: bool, default_interface: &str) -> PyResult<()> {
+    let _ = DEFAULT_INTERFACE.set(default_interface.to_string());
+    let loop_module = PyModule::new(py, "jurigged.loop")?;
+    loop_module.add_function(wrap_pyfunction!(loop_, &loop_module)?)?;
+    loop_module.add_function(wrap_pyfunction!(xloop, &loop_module)?)?;
+    loop_module.add("loop_on_error", loop_module.getattr("xloop")?)?;
+    loop_module.add_function(wrap_pyfunction!(give, &loop_module)?)?;
+    loop_module.add_class::<Develoop>()?;
+    loop_module.add("Abort", py.get_type::<Abort>())?;
+    let namespace = py.import("types")?.getattr("SimpleNamespace")?.call(
+        (),
+        Some(&{
+            let items = PyDict::new(py);
+            for name in ["loop", "xloop", "loop_on_error", "give"] {
+                items.set_item(name, loop_module.getattr(name)?)?;
+            }
+            items
+        }),
+    )?;
+    loop_module.add("__", &namespace)?;
+
+    let package = PyModule::new(py, "jurigged")?;
+    package.add("__path__", pyo3::types::PyList::empty(py))?;
+    package.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    package.add("loop", &loop_module)?;
+    for name in ["xloop", "loop_on_error", "give", "__"] {
+        package.add(name, loop_module.getattr(name)?)?;
+    }
+    let modules = py.import("sys")?.getattr("modules")?;
+    modules.set_item("jurigged", &package)?;
+    modules.set_item("jurigged.loop", &loop_module)?;
+    if dev {
+        py.import("builtins")?.setattr("__", namespace)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_arguments;
+
+    #[test]
+    fn give_arguments_are_named_after_their_source() {
+        assert_eq!(split_arguments("x)"), ["x"]);
+        assert_eq!(
+            split_arguments("a.b + 1, f(x, y), [1, 2])  # note"),
+            ["a.b + 1", "f(x, y)", "[1, 2]"]
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! The develoop: `--loop` / `--xloop` and `@__.loop` re-run one function on every save.
+//!
+//! `runner` is the engine (runs, aborts, commands) and records each run as data;
+//! interfaces render it (`basic` today; the rich TUI plugs into the same trait); `capture`
+//! takes a run's output at the file-descriptor level; `api` is the Python side;
+//! `targets` finds what `--loop NAME` names and routes every call of it into the loop.
+
+mod api;
+mod basic;
+mod capture;
+mod format;
+mod runner;
+mod targets;
+
+use std::path::Path;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+pub use api::install;
+pub use runner::patch_applied;
+pub use targets::LoopName;
+
+/// Sets up `--loop` names before the program runs; errors are one line for the user.
+pub fn prepare_loops(
+    py: Python<'_>,
+    names: &[LoopName],
+    main_file: Option<&Path>,
+) -> Result<(), String> {
+    targets::prepare(py, names, main_file)
+}
+
+/// Whether names of the main module still wait to be defined.
+pub fn main_loops_pending() -> bool {
+    targets::main_names_pending()
+}
+
+/// The namespace the main module's top-level code runs with while names are pending.
+pub fn main_namespace<'py>(
+    py: Python<'py>,
+    globals: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(Bound::new(py, targets::MainNamespace::new(globals.clone().unbind()))?.into_any())
+}

@@ -1,0 +1,347 @@
+//! The develoop's engine: run a function with its caller's arguments, record each run
+//! (status, time, result, error, given values, output), then wait for a command: rerun,
+//! abort, continue (return to the caller) or quit. Every save that patches code reruns it,
+//! aborting the current run first. Interfaces only render runs and read keys.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use pyo3::exceptions::{PyException, PyKeyboardInterrupt, PySystemExit};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+use pyo3::{PyTypeInfo, ffi};
+
+use super::api::Abort;
+use super::capture::{Capture, Sink};
+use super::format::{Shown, signature};
+
+/// What a run came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Running,
+    Done,
+    Error,
+    Aborted,
+}
+
+/// One run of the looped function, as data any interface renders.
+pub struct Run {
+    pub number: usize,
+    pub signature: String,
+    pub status: Status,
+    pub seconds: f64,
+    /// `str(result)` when it returned.
+    pub result: Option<String>,
+    /// The traceback (the program's frames only) when it raised.
+    pub error: Option<String>,
+    pub given: Vec<(String, String)>,
+    pub stdout: Sink,
+    pub stderr: Sink,
+}
+
+/// What the user (or a save) asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Rerun,
+    Continue,
+    Quit,
+    /// Ctrl-C while waiting: KeyboardInterrupt goes to the caller, as without the loop.
+    Interrupted,
+}
+
+/// Renders runs and reads commands.
+pub trait Interface {
+    /// Whether the run's output is shown as it comes (copied to the real streams).
+    fn live_output(&self) -> bool;
+    fn started(&mut self, run: &Run);
+    fn finished(&mut self, run: &Run);
+    /// Blocks until a command; `wake` becomes readable when a save patched code.
+    fn wait(&mut self, py: Python<'_>, wake: RawFd) -> Command;
+}
+
+/// The run in progress, for aborts and `give`.
+struct Active {
+    thread: std::os::raw::c_ulong,
+    pthread: libc::pthread_t,
+    is_main: bool,
+    given: Vec<(String, String)>,
+    /// Given values are echoed by the interface as they come.
+    echo_given: bool,
+}
+
+static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
+static ABORTING: AtomicBool = AtomicBool::new(false);
+
+/// A pipe written to when a save patched code: wakes a loop waiting for a key.
+fn wake_pipe() -> (RawFd, RawFd) {
+    static PIPE: OnceLock<(RawFd, RawFd)> = OnceLock::new();
+    *PIPE.get_or_init(|| {
+        let mut ends = [-1; 2];
+        // SAFETY: creating a pipe; the fds live for the whole process.
+        unsafe {
+            libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK);
+        }
+        (ends[0], ends[1])
+    })
+}
+
+fn drain_wake_pipe() {
+    let (read_end, _) = wake_pipe();
+    let mut buffer = [0u8; 64];
+    // SAFETY: non-blocking reads into a local buffer.
+    while unsafe { libc::read(read_end, buffer.as_mut_ptr().cast(), buffer.len()) } > 0 {}
+}
+
+/// Called (holding the GIL) after a save was applied: a waiting loop reruns, a running one
+/// is aborted first.
+pub fn patch_applied(py: Python<'_>) {
+    let (_, write_end) = wake_pipe();
+    // SAFETY: a one-byte write to our own non-blocking pipe.
+    unsafe {
+        libc::write(write_end, b"p".as_ptr().cast(), 1);
+    }
+    abort_current(py);
+}
+
+/// Interrupts the run in progress, even when it is blocked in `time.sleep`, on a socket
+/// or a lock: an asynchronous Abort exception, and SIGINT for the main thread's syscall.
+pub fn abort_current(py: Python<'_>) {
+    let guard = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(active) = guard.as_ref() else { return };
+    ABORTING.store(true, Ordering::SeqCst);
+    let abort = Abort::type_object(py);
+    // SAFETY: the GIL is held; the thread id is the run's Python thread.
+    unsafe {
+        ffi::PyThreadState_SetAsyncExc(active.thread as _, abort.as_ptr());
+        if active.is_main {
+            libc::pthread_kill(active.pthread, libc::SIGINT);
+        }
+    }
+}
+
+/// Records a value given during the current run; false when no run is active.
+pub fn give(key: String, value: String) -> Option<bool> {
+    let mut guard = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+    let active = guard.as_mut()?;
+    active.given.push((key, value));
+    Some(active.echo_given)
+}
+
+/// Runs the develoop for one call. `first_error` is the error an `xloop` caught.
+pub fn run_loop(
+    py: Python<'_>,
+    function: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    first_error: Option<PyErr>,
+    interface: &mut dyn Interface,
+) -> PyResult<Py<PyAny>> {
+    let signature = describe_call(py, function, args, kwargs);
+    let mut number = 0;
+    let mut last: Result<Py<PyAny>, PyErr> = Ok(py.None());
+    let mut command = Command::Rerun;
+    if let Some(error) = first_error {
+        let run = Run {
+            number,
+            signature: signature.clone(),
+            status: Status::Error,
+            seconds: 0.0,
+            result: None,
+            error: Some(format_traceback(py, &error)),
+            given: Vec::new(),
+            stdout: Sink::default(),
+            stderr: Sink::default(),
+        };
+        interface.started(&run);
+        interface.finished(&run);
+        last = Err(error);
+        command = interface.wait(py, wake_pipe().0);
+    }
+    loop {
+        match command {
+            Command::Continue => return last,
+            Command::Quit => return Err(PySystemExit::new_err(1)),
+            Command::Interrupted => return Err(PyKeyboardInterrupt::new_err(())),
+            Command::Rerun => {
+                number += 1;
+                let (run, outcome) =
+                    run_once(py, function, args, kwargs, number, &signature, interface);
+                interface.finished(&run);
+                if run.status != Status::Aborted {
+                    last = outcome;
+                }
+            }
+        }
+        command = interface.wait(py, wake_pipe().0);
+    }
+}
+
+fn run_once(
+    py: Python<'_>,
+    function: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    number: usize,
+    signature: &str,
+    interface: &mut dyn Interface,
+) -> (Run, Result<Py<PyAny>, PyErr>) {
+    let mut run = Run {
+        number,
+        signature: signature.to_string(),
+        status: Status::Running,
+        seconds: 0.0,
+        result: None,
+        error: None,
+        given: Vec::new(),
+        stdout: Arc::new(Mutex::new(Vec::new())),
+        stderr: Arc::new(Mutex::new(Vec::new())),
+    };
+    drain_wake_pipe();
+    interface.started(&run);
+    crate::interp::flush_std_streams(py);
+    let capture = Capture::start(
+        run.stdout.clone(),
+        run.stderr.clone(),
+        interface.live_output(),
+    )
+    .ok();
+    // SAFETY: identifying the calling thread.
+    let (thread, pthread) = unsafe { (ffi::PyThread_get_thread_ident(), libc::pthread_self()) };
+    *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()) = Some(Active {
+        thread,
+        pthread,
+        is_main: is_main_thread(py),
+        given: Vec::new(),
+        echo_given: interface.live_output(),
+    });
+    let start = Instant::now();
+    let outcome = function.call(args, kwargs).map(Bound::unbind);
+    run.seconds = start.elapsed().as_secs_f64();
+    let active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).take();
+    // A save's abort, or Ctrl-C during the run: the loop survives both.
+    let interrupted = matches!(&outcome, Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) || e.is_instance_of::<Abort>(py));
+    let aborted = ABORTING.swap(false, Ordering::SeqCst) || interrupted;
+    if aborted {
+        clear_pending_abort(py, thread);
+    }
+    crate::interp::flush_std_streams(py);
+    if let Some(capture) = capture {
+        capture.stop();
+    }
+    run.given = active.map(|a| a.given).unwrap_or_default();
+    match &outcome {
+        _ if aborted => run.status = Status::Aborted,
+        Ok(value) => {
+            run.status = Status::Done;
+            run.result = Some(
+                value
+                    .bind(py)
+                    .str()
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|_| "<unprintable result>".into()),
+            );
+        }
+        Err(error) => {
+            run.status = Status::Error;
+            run.error = Some(format_traceback(py, error));
+        }
+    }
+    (run, outcome)
+}
+
+/// Removes what an abort may have left behind: a pending asynchronous Abort and a pending
+/// SIGINT, so that they never hit the loop itself.
+fn clear_pending_abort(_py: Python<'_>, thread: std::os::raw::c_ulong) {
+    // SAFETY: the GIL is held; a NULL exception clears the thread's pending one.
+    unsafe {
+        ffi::PyThreadState_SetAsyncExc(thread as _, std::ptr::null_mut());
+        // The SIGINT was ours: its KeyboardInterrupt is not the program's.
+        if ffi::PyErr_CheckSignals() != 0 {
+            ffi::PyErr_Clear();
+        }
+    }
+}
+
+fn is_main_thread(py: Python<'_>) -> bool {
+    py.import("threading")
+        .and_then(|threading| {
+            let current = threading.call_method0("current_thread")?;
+            let main = threading.call_method0("main_thread")?;
+            Ok(current.is(&main))
+        })
+        .unwrap_or(false)
+}
+
+/// `fn(args)` as jurigged shows a call.
+fn describe_call(
+    py: Python<'_>,
+    function: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> String {
+    let name: String = function
+        .getattr("__qualname__")
+        .and_then(|q| q.extract())
+        .unwrap_or_else(|_| "<function>".into());
+    let shown: Vec<Shown> = args.iter().map(|a| show(py, &a)).collect();
+    let keywords: Vec<(String, Shown)> = kwargs
+        .map(|kw| {
+            kw.iter()
+                .map(|(k, v)| (k.to_string(), show(py, &v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    signature(&name, &shown, &keywords)
+}
+
+fn show(py: Python<'_>, value: &Bound<'_, PyAny>) -> Shown {
+    let type_name = value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    let plain = value.is_none()
+        || value.is_instance_of::<pyo3::types::PyBool>()
+        || value.is_instance_of::<pyo3::types::PyInt>()
+        || value.is_instance_of::<pyo3::types::PyFloat>()
+        || value.is_instance_of::<pyo3::types::PyComplex>();
+    if plain {
+        return Shown::Plain(value.str().map(|s| s.to_string()).unwrap_or_default());
+    }
+    if value.is_instance_of::<pyo3::types::PyString>() {
+        return Shown::Text(value.repr().map(|s| s.to_string()).unwrap_or_default());
+    }
+    let callable_kinds = ["function", "builtin_function_or_method", "method"];
+    if callable_kinds.contains(&type_name.as_str()) {
+        let qualname = value
+            .getattr("__qualname__")
+            .and_then(|q| q.extract::<String>())
+            .unwrap_or_default();
+        return Shown::Function(qualname);
+    }
+    let _ = py;
+    Shown::Other(type_name)
+}
+
+/// The traceback of an error, without the first frame when it is the loop's own call.
+pub fn format_traceback(py: Python<'_>, error: &PyErr) -> String {
+    let formatted = py.import("traceback").and_then(|traceback| {
+        let lines = traceback.call_method1(
+            "format_exception",
+            (error.get_type(py), error.value(py), error.traceback(py)),
+        )?;
+        let mut text = String::new();
+        for line in lines.try_iter()? {
+            text.push_str(&line?.extract::<String>()?);
+        }
+        Ok::<_, PyErr>(text)
+    });
+    formatted.unwrap_or_else(|_| error.to_string())
+}
+
+/// Whether an exception enters an `xloop` (Exception, not SystemExit and friends).
+pub fn is_loopable(py: Python<'_>, error: &PyErr) -> bool {
+    error.is_instance_of::<PyException>(py)
+}
