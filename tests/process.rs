@@ -186,22 +186,49 @@ fn every_jurigged_option_is_accepted() {
         "--loop",
         "g",
         "-x",
-        "h",
+        "H.h",
         "--xloop",
         "k",
         "--loop-interface",
         "basic",
         "--dev",
-        "sub/script.py",
+        "loop_names.py",
         "--loop",
         "mine",
     ];
     let run = run_in(dir.path(), &jurigged(), &args, None);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(
-        run.stdout.contains("sibling says hello world"),
+        run.stdout.contains("defined f, g, H.h and k"),
         "{}",
         run.stdout
+    );
+}
+
+#[test]
+fn a_loop_name_that_names_nothing_is_one_line() {
+    let dir = corpus();
+    let script = dir.path().join("loop_names.py").display().to_string();
+    let run = run_in(
+        dir.path(),
+        &jurigged(),
+        &["--loop", "H.missing", "loop_names.py"],
+        None,
+    );
+    assert_eq!(run.status, 1);
+    assert_eq!(
+        run.stderr,
+        format!("jurigged: --loop H.missing: no function or method 'H.missing' in {script}\n")
+    );
+    let run = run_in(
+        dir.path(),
+        &jurigged(),
+        &["--xloop", "json:nope", "loop_names.py"],
+        None,
+    );
+    assert_eq!(
+        run.stderr,
+        "jurigged: --xloop json:nope: no function or method 'nope' in module 'json'\n"
     );
 }
 

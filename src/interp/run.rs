@@ -387,6 +387,12 @@ fn run_module(py: Python<'_>, module: &str, loops: &[LoopName]) -> PyResult<Exit
     let (_name, spec, code): (Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>) =
         details.extract()?;
     let origin: Option<String> = spec.getattr("origin")?.extract()?;
+    if let Some(origin) = &origin {
+        // runpy's exec would have shown it to the audit hook; our own eval does not.
+        if let Ok(source) = std::fs::read(origin) {
+            crate::live::register_main(py, origin, &source);
+        }
+    }
     prepare_loops(py, loops, origin.as_deref().map(Path::new))?;
     let sys = py.import("sys")?;
     sys.getattr("argv")?.set_item(0, spec.getattr("origin")?)?;

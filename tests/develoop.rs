@@ -1,0 +1,232 @@
+//! The develoop with its basic interface, in a real pseudo-terminal: saves rerun the
+//! function, keys work without Enter, blocked runs are aborted, stdin belongs to the
+//! function while it runs.
+
+mod common;
+
+use std::path::Path;
+
+use common::jurigged;
+use common::program::edit;
+use common::pty::Session;
+
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+fn spawn(dir: &Path, args: &[&str]) -> Session {
+    Session::spawn(&jurigged(), args, dir, &[])
+}
+
+const COMPUTE: &str = r#"
+import os
+
+
+def compute(n):
+    print("computing", n)
+    os.system("echo from-a-subprocess")
+    return n * 10
+
+
+print("before the loop")
+print("the caller got", compute(4))
+"#;
+
+#[test]
+fn loop_reruns_on_save_and_keys_work_without_enter() {
+    let dir = project(&[("app.py", COMPUTE)]);
+    let mut session = spawn(dir.path(), &["--loop", "compute", "app.py"]);
+    session.expect("before the loop");
+    session.expect("---- #1: compute(4) ");
+    session.expect("from-a-subprocess");
+    session.expect("---- #1: RESULT ");
+    session.expect("40");
+    session.expect("---- #1: (c)ontinue | (r)erun | (q)uit ");
+    edit(&dir.path().join("app.py"), "n * 10", "n * 100");
+    session.expect("---- #2: compute(4) ");
+    session.expect("400");
+    session.expect("---- #2: (c)ontinue");
+    session.send("r");
+    session.expect("---- #3: compute(4) ");
+    session.expect("---- #3: (c)ontinue");
+    session.send("c");
+    session.expect("the caller got 400");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn q_quits_with_status_1() {
+    let dir = project(&[("app.py", COMPUTE)]);
+    let mut session = spawn(dir.path(), &["--loop", "compute", "app.py"]);
+    session.expect("---- #1: (c)ontinue");
+    session.send("q");
+    assert_eq!(session.wait(), 1);
+    assert!(!session.transcript().contains("the caller got"));
+}
+
+#[test]
+fn a_save_aborts_a_blocked_run() {
+    let body = "import time\n\n\ndef slow():\n    print('sleeping', flush=True)\n    time.sleep(60)\n    return 'slept'\n\n\nslow()\n";
+    let dir = project(&[("app.py", body)]);
+    let mut session = spawn(dir.path(), &["--loop", "slow", "app.py"]);
+    session.expect("sleeping");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    edit(
+        &dir.path().join("app.py"),
+        "time.sleep(60)",
+        "time.sleep(0)",
+    );
+    session.expect("---- #1: ABORTED after ");
+    session.expect("---- #2: slow() ");
+    session.expect("slept");
+    session.expect("---- #2: (c)ontinue");
+    session.send("c");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn input_and_breakpoint_inside_the_loop() {
+    let body = "def greet():\n    name = input('name? ')\n    breakpoint()\n    return f'hello {name}'\n\n\nprint(greet())\n";
+    let dir = project(&[("app.py", body)]);
+    let mut session = spawn(dir.path(), &["--loop", "greet", "app.py"]);
+    session.expect("name? ");
+    session.send("bob\r");
+    session.expect("(Pdb) ");
+    session.send("p name\r");
+    session.expect("'bob'");
+    session.send("c\r");
+    session.expect("hello bob");
+    session.expect("---- #1: (c)ontinue");
+    session.send("c");
+    session.expect("hello bob");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn xloop_opens_on_error_and_continue_returns_the_fixed_result() {
+    let body = "def risky(n):\n    return 10 / n\n\n\nprint('the caller got', risky(0))\n";
+    let dir = project(&[("app.py", body)]);
+    let mut session = spawn(dir.path(), &["--xloop", "risky", "app.py"]);
+    session.expect("---- #0: risky(0) ");
+    session.expect("ZeroDivisionError");
+    session.expect("---- #0: (c)ontinue");
+    edit(&dir.path().join("app.py"), "10 / n", "10 / (n + 1)");
+    session.expect("---- #1: RESULT ");
+    session.expect("10.0");
+    session.expect("---- #1: (c)ontinue");
+    session.send("c");
+    session.expect("the caller got 10.0");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn xloop_stays_out_of_the_way_when_nothing_fails() {
+    let body = "def fine(n):\n    return n + 1\n\n\nprint('the caller got', fine(1))\n";
+    let dir = project(&[("app.py", body)]);
+    let mut session = spawn(dir.path(), &["--xloop", "fine", "app.py"]);
+    session.expect("the caller got 2");
+    assert_eq!(session.wait(), 0);
+    assert!(!session.transcript().contains("----"));
+}
+
+#[test]
+fn loop_on_a_method_and_with_dash_m() {
+    let tool = "class Tool:\n    def run(self, x):\n        return x * 3\n\n\nprint('tool says', Tool().run(2))\n";
+    let dir = project(&[("pkg/__init__.py", ""), ("pkg/tool.py", tool)]);
+    let mut session = spawn(dir.path(), &["--loop", "Tool.run", "-m", "pkg.tool"]);
+    session.expect("---- #1: Tool.run(<Tool>, 2) ");
+    session.expect("---- #1: (c)ontinue");
+    edit(&dir.path().join("pkg/tool.py"), "x * 3", "x * 30");
+    session.expect("60");
+    session.expect("---- #2: (c)ontinue");
+    session.send("c");
+    session.expect("tool says 60");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn decorators_in_code_and_given_values() {
+    let body = r#"
+from jurigged.loop import loop
+
+
+@loop(interface="basic")
+def total(values):
+    subtotal = sum(values)
+    __.give(subtotal)
+    __.give(count=len(values))
+    return subtotal * 2
+
+
+@__.xloop
+def never_fails():
+    return "fine"
+
+
+print(never_fails(), total([1, 2, 3]))
+"#;
+    let dir = project(&[("app.py", body)]);
+    let mut session = spawn(dir.path(), &["--dev", "app.py"]);
+    session.expect("---- #1: total(<list>) ");
+    session.expect("subtotal: 6");
+    session.expect("count: 3");
+    session.expect("12");
+    session.expect("---- #1: (c)ontinue");
+    session.send("c");
+    session.expect("fine 12");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn without_any_terminal_commands_are_read_one_per_line() {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let dir = project(&[("app.py", COMPUTE)]);
+    let mut command = Command::new(jurigged());
+    command
+        .args(["--loop", "compute", "app.py"])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setsid in the child only: no controlling terminal, so /dev/tty cannot open.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"r\nc\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stdout.contains("---- #2: compute(4) "), "{stdout}");
+    assert!(stdout.contains("the caller got 40"), "{stdout}");
+    assert!(stderr.contains("no terminal for keys"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn loop_names_in_other_modules() {
+    let dir = project(&[
+        ("helpers.py", "def scale(x):\n    return x * 2\n"),
+        (
+            "app.py",
+            "import helpers\n\nprint('scaled', helpers.scale(5))\n",
+        ),
+    ]);
+    let mut session = spawn(dir.path(), &["--loop", "helpers:scale", "app.py"]);
+    session.expect("---- #1: scale(5) ");
+    session.expect("---- #1: (c)ontinue");
+    session.send("c");
+    session.expect("scaled 10");
+    assert_eq!(session.wait(), 0);
+}
