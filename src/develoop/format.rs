@@ -112,7 +112,7 @@ mod tests {
     #[test]
     fn rules_are_fifty_wide() {
         let line = rule(1, "compute(0)");
-        assert_eq!(line, "---- #1: compute(0) -----------------------------");
+        assert_eq!(line, format!("---- #1: compute(0) {}", "-".repeat(30)));
         assert_eq!(line.chars().count(), 50);
     }
 }
