@@ -172,6 +172,122 @@ def patching(reference, edits):
     return "\n".join(rows)
 
 
+DEVELOOP = """\
+import time
+
+
+def work():
+    print("value 0", time.time_ns(), flush=True)
+    return 1
+
+
+work()
+"""
+
+
+class Terminal:
+    """A program on a pseudo-terminal, read as it writes (the basic interface needs one)."""
+
+    def __init__(self, argv, cwd):
+        import pty
+
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.chdir(cwd)
+            os.environ.pop("VIRTUAL_ENV", None)
+            os.execv(argv[0], argv)
+        self.buffer = b""
+
+    def read_until(self, pattern, timeout=20):
+        import re
+        import select
+
+        deadline = time.time() + timeout
+        regex = re.compile(pattern)
+        while True:
+            match = regex.search(self.buffer)
+            if match:
+                self.buffer = self.buffer[match.end():]
+                return match
+            left = deadline - time.time()
+            if left <= 0:
+                raise TimeoutError(f"no {pattern!r} in {self.buffer[-300:]!r}")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    self.buffer += os.read(self.fd, 65536)
+                except OSError:
+                    pass
+
+    def send(self, text):
+        os.write(self.fd, text.encode())
+
+    def close(self):
+        import signal
+
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except OSError:
+            pass
+        os.close(self.fd)
+
+
+def develoop_figures(argv, edits, reruns):
+    """(save -> first output line of the rerun, key r -> next prompt), medians in ms."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "loop.py")
+        path.write_text(DEVELOOP)
+        terminal = Terminal(argv + ["--loop", "work", "--loop-interface", "basic", "loop.py"], tmp)
+        try:
+            terminal.read_until(rb"\(q\)uit")
+            time.sleep(0.3)
+            saves = []
+            for n in range(1, edits + 1):
+                start = time.time_ns()
+                path.write_text(DEVELOOP.replace('"value 0"', f'"value {n}"'))
+                match = terminal.read_until(rb"value %d (\d+)" % n)
+                saves.append((int(match.group(1)) - start) / 1e6)
+                terminal.read_until(rb"\(q\)uit")
+                time.sleep(0.15)
+            keys = []
+            for _ in range(reruns):
+                # Let the tool put the terminal in cbreak mode first (a flush would drop the key).
+                time.sleep(0.05)
+                start = time.perf_counter()
+                terminal.send("r")
+                terminal.read_until(rb"\(q\)uit")
+                keys.append((time.perf_counter() - start) * 1000)
+            return statistics.median(saves), statistics.median(keys)
+        finally:
+            terminal.close()
+
+
+def develoop(python, reference, edits):
+    ensure_develoop_extra()
+    ours = develoop_figures([str(BINARY)], edits, 30)
+    theirs = develoop_figures([str(reference)], edits, 30)
+    rows = [
+        "| basic interface | jurigged-rs | jurigged 0.6.1 | ratio |",
+        "|---|---:|---:|---:|",
+        f"| save → first output line of the rerun | {ours[0]:.1f} ms | {theirs[0]:.1f} ms | {theirs[0] / ours[0]:.1f}× faster |",
+        f"| `r` → the run done and the prompt back (loop overhead per run) | {ours[1]:.1f} ms | {theirs[1]:.1f} ms | {theirs[1] / ours[1]:.1f}× faster |",
+        "",
+        f"Medians of {edits} saves and 30 reruns of a function that prints one line, each tool on a pseudo-terminal.",
+    ]
+    return "\n".join(rows)
+
+
+def ensure_develoop_extra():
+    """jurigged 0.6.1's develoop needs its [develoop] extra."""
+    check = subprocess.run([str(VENV / "bin" / "python"), "-c", "import giving"], capture_output=True)
+    if check.returncode != 0:
+        subprocess.run(
+            [str(VENV / "bin" / "pip"), "install", "-q", f"jurigged[develoop]=={REFERENCE_VERSION}"],
+            check=True,
+        )
+
+
 def write_readme(name, table):
     readme = ROOT / "README.md"
     text = readme.read_text()
@@ -197,6 +313,10 @@ def main():
     table = patching(reference, int(os.environ.get("BENCH_EDITS", "15")))
     print(table)
     write_readme("patch", table)
+    print("\n## The develoop\n")
+    table = develoop(python, reference, int(os.environ.get("BENCH_EDITS", "15")))
+    print(table)
+    write_readme("develoop", table)
 
 
 if __name__ == "__main__":

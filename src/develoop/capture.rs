@@ -8,9 +8,10 @@
 
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a stream produced during a run, filled in as it comes.
 pub type Sink = Arc<Mutex<Vec<u8>>>;
@@ -20,6 +21,8 @@ struct Redirected {
     /// A duplicate of the real stream, put back at the end.
     saved: OwnedFd,
     reader: JoinHandle<()>,
+    /// Told when the reader has seen the end of the stream.
+    done: Receiver<()>,
 }
 
 /// An active capture of stdout and stderr.
@@ -52,11 +55,7 @@ impl Capture {
             unsafe {
                 libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&stream.saved), stream.fd);
             }
-            let deadline = Instant::now() + Duration::from_millis(200);
-            while !stream.reader.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            if stream.reader.is_finished() {
+            if stream.done.recv_timeout(Duration::from_millis(200)).is_ok() {
                 let _ = stream.reader.join();
             }
         }
@@ -89,10 +88,19 @@ fn redirect(fd: RawFd, sink: Sink, tee: bool) -> std::io::Result<Redirected> {
         } else {
             None
         };
+        let (finished, done) = mpsc::channel();
         let reader = std::thread::Builder::new()
             .name("jurigged-capture".into())
-            .spawn(move || collect(read_end, sink, copy_to))?;
-        Ok(Redirected { fd, saved, reader })
+            .spawn(move || {
+                collect(read_end, sink, copy_to);
+                let _ = finished.send(());
+            })?;
+        Ok(Redirected {
+            fd,
+            saved,
+            reader,
+            done,
+        })
     }
 }
 
