@@ -230,3 +230,49 @@ fn loop_names_in_other_modules() {
     session.expect("scaled 10");
     assert_eq!(session.wait(), 0);
 }
+
+#[test]
+fn continue_after_a_failed_run_raises_its_error_in_the_caller() {
+    let body = "def broken():\n    raise ValueError('still broken')\n\n\nbroken()\nprint('never printed')\n";
+    let dir = project(&[("app.py", body)]);
+    let mut session = spawn(dir.path(), &["--loop", "broken", "app.py"]);
+    session.expect("---- #1: ERROR ");
+    session.expect("---- #1: (c)ontinue");
+    session.send("c");
+    session.expect("ValueError: still broken");
+    assert_eq!(session.wait(), 1);
+    assert!(!session.transcript().contains("never printed"));
+}
+
+#[test]
+fn methods_decorated_in_code_show_their_instance() {
+    let body = "from jurigged.loop import loop\n\n\nclass Shape:\n    @loop\n    def area(self, side):\n        return side * side\n\n\nprint('area', Shape().area(3))\n";
+    let dir = project(&[("app.py", body)]);
+    let mut session = spawn(dir.path(), &["app.py"]);
+    session.expect("---- #1: Shape.area(<Shape>, 3) ");
+    session.expect("---- #1: (c)ontinue");
+    session.send("c");
+    session.expect("area 9");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn keys_come_from_the_terminal_when_stdin_is_a_pipe() {
+    let body = "import sys\n\n\ndef read_all():\n    return sys.stdin.read().strip().upper()\n\n\nprint('read', read_all())\n";
+    let dir = project(&[("app.py", body)]);
+    let command = format!(
+        "echo piped data | {} --loop read_all app.py",
+        jurigged().display()
+    );
+    let mut session = Session::spawn(
+        std::path::Path::new("/bin/sh"),
+        &["-c", &command],
+        dir.path(),
+        &[],
+    );
+    session.expect("PIPED DATA");
+    session.expect("---- #1: (c)ontinue");
+    session.send("c");
+    session.expect("read PIPED DATA");
+    assert_eq!(session.wait(), 0);
+}
