@@ -300,3 +300,23 @@ fn a_closed_stdout_is_handled_like_python() {
     assert!(!actual.0.contains("panicked"), "{}", actual.0);
     assert_eq!(actual, expected);
 }
+
+#[test]
+fn the_jurigged_module_is_built_in() {
+    let dir = corpus();
+    std::fs::write(
+        dir.path().join("uses_api.py"),
+        "import jurigged\nfrom jurigged import watch\nfrom jurigged.loop import loop, xloop, loop_on_error, give, __\n\
+         watcher = watch('./*.py')\nwatcher.stop()\nprint(callable(loop), callable(__.give), jurigged.loop.give is give)\n\
+         try:\n    __builtins__.__\nexcept AttributeError:\n    print('no __ in builtins without --dev')\n",
+    )
+    .unwrap();
+    let run = run_in(dir.path(), &jurigged(), &["uses_api.py"], None);
+    assert_eq!(run.stderr, "");
+    assert_eq!(
+        run.stdout,
+        "True True True\nno __ in builtins without --dev\n"
+    );
+    let run = run_in(dir.path(), &jurigged(), &["--dev", "-m", "argv"], Some(b""));
+    assert_eq!(run.status, 0, "{}", run.stderr);
+}

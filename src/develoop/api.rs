@@ -231,6 +231,25 @@ fn split_arguments(text: &str) -> Vec<String> {
     arguments
 }
 
+/// What `jurigged.watch()` returns. Programs that start jurigged 0.6 themselves keep
+/// working: under the `jurigged` binary everything is watched already.
+#[pyclass(module = "jurigged")]
+struct Watcher;
+
+#[pymethods]
+impl Watcher {
+    fn stop(&self) {}
+
+    fn join(&self) {}
+}
+
+/// `jurigged.watch(...)`: accepted for compatibility; the binary already watches.
+#[pyfunction]
+#[pyo3(signature = (*_args, **_kwargs))]
+fn watch(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Watcher {
+    Watcher
+}
+
 /// Puts `jurigged` and `jurigged.loop` in `sys.modules` (and `__` in builtins with
 /// `--dev`). `default_interface` is `--loop-interface`.
 pub fn install(py: Python<'_>, dev: bool, default_interface: &str) -> PyResult<()> {
@@ -258,6 +277,7 @@ pub fn install(py: Python<'_>, dev: bool, default_interface: &str) -> PyResult<(
     package.add("__path__", pyo3::types::PyList::empty(py))?;
     package.add("__version__", env!("CARGO_PKG_VERSION"))?;
     package.add("loop", &loop_module)?;
+    package.add_function(wrap_pyfunction!(watch, &package)?)?;
     for name in ["xloop", "loop_on_error", "give", "__"] {
         package.add(name, loop_module.getattr(name)?)?;
     }
