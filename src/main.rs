@@ -126,6 +126,8 @@ fn choose_target(cli: &cli::Cli, own_name: &OsString, stdin_tty: bool) -> (Targe
 /// (EX_SOFTWARE).
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
+        // A full-screen interface must not leave the terminal in raw mode.
+        develoop::tui::restore_terminal();
         let message = info
             .payload()
             .downcast_ref::<&str>()

@@ -20,8 +20,11 @@ fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// Runs with the basic interface (the rich one is the default on a terminal).
 fn spawn(dir: &Path, args: &[&str]) -> Session {
-    Session::spawn(&jurigged(), args, dir, &[])
+    let mut all = vec!["--loop-interface", "basic"];
+    all.extend_from_slice(args);
+    Session::spawn(&jurigged(), &all, dir, &[])
 }
 
 const COMPUTE: &str = r#"
@@ -261,7 +264,7 @@ fn keys_come_from_the_terminal_when_stdin_is_a_pipe() {
     let body = "import sys\n\n\ndef read_all():\n    return sys.stdin.read().strip().upper()\n\n\nprint('read', read_all())\n";
     let dir = project(&[("app.py", body)]);
     let command = format!(
-        "echo piped data | {} --loop read_all app.py",
+        "echo piped data | {} --loop-interface basic --loop read_all app.py",
         jurigged().display()
     );
     let mut session = Session::spawn(

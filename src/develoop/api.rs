@@ -9,7 +9,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::basic::Basic;
-use super::runner::{self, is_loopable};
+use super::runner::{self, Interface, is_loopable};
+use super::tui::Rich;
 
 pyo3::create_exception!(
     jurigged,
@@ -74,16 +75,26 @@ impl Develoop {
             .clone()
             .or_else(|| DEFAULT_INTERFACE.get().cloned())
             .unwrap_or_else(|| "rich".into());
-        let mut interface = match interface.as_str() {
-            // The rich interface is not built yet: basic is its fallback.
-            "rich" | "basic" => Basic::new(),
+        let mut interface: Box<dyn Interface> = match interface.as_str() {
+            // Basic is rich's fallback when stdin and stdout are not a terminal.
+            "rich" => match Rich::new() {
+                Some(rich) => {
+                    // Libraries colour their output: it is shown in colour.
+                    py.import("os")?
+                        .getattr("environ")?
+                        .call_method1("setdefault", ("FORCE_COLOR", "1"))?;
+                    Box::new(rich)
+                }
+                None => Box::new(Basic::new()),
+            },
+            "basic" => Box::new(Basic::new()),
             other => {
                 return Err(PyException::new_err(format!(
                     "Unknown develoop interface: '{other}'"
                 )));
             }
         };
-        runner::run_loop(py, function, &args, kwargs, first_error, &mut interface)
+        runner::run_loop(py, function, &args, kwargs, first_error, interface.as_mut())
     }
 
     /// `obj.method` gives a loop on the bound method, shown as `Class.method(<Class>, ...)`.

@@ -9,12 +9,10 @@
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// What a stream produced during a run, filled in as it comes.
-pub type Sink = Arc<Mutex<Vec<u8>>>;
+use super::output::SharedOutput as Sink;
 
 struct Redirected {
     fd: RawFd,
@@ -33,10 +31,16 @@ pub struct Capture {
 impl Capture {
     /// Starts capturing fds 1 and 2 into `out` and `err`; `tee` also copies them to the
     /// real streams as they come. Python's own buffers must be flushed first.
-    pub fn start(out: Sink, err: Sink, tee: bool) -> std::io::Result<Capture> {
+    /// `columns` overrides the width a pseudo-terminal reports (the panel's).
+    pub fn start(
+        out: Sink,
+        err: Sink,
+        tee: bool,
+        columns: Option<u16>,
+    ) -> std::io::Result<Capture> {
         let mut streams = Vec::new();
         for (fd, sink) in [(1, out), (2, err)] {
-            match redirect(fd, sink, tee) {
+            match redirect(fd, sink, tee, columns) {
                 Ok(stream) => streams.push(stream),
                 Err(error) => {
                     Capture { streams }.stop();
@@ -62,7 +66,7 @@ impl Capture {
     }
 }
 
-fn redirect(fd: RawFd, sink: Sink, tee: bool) -> std::io::Result<Redirected> {
+fn redirect(fd: RawFd, sink: Sink, tee: bool, columns: Option<u16>) -> std::io::Result<Redirected> {
     // SAFETY: plain fd syscalls; every fd created here is owned by an OwnedFd or closed.
     unsafe {
         let saved = libc::dup(fd);
@@ -71,7 +75,7 @@ fn redirect(fd: RawFd, sink: Sink, tee: bool) -> std::io::Result<Redirected> {
         }
         let saved = OwnedFd::from_raw_fd(saved);
         let (read_end, write_end) = if libc::isatty(fd) == 1 {
-            pty_like(fd)?
+            pty_like(fd, columns)?
         } else {
             let mut ends = [0; 2];
             if libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
@@ -105,12 +109,15 @@ fn redirect(fd: RawFd, sink: Sink, tee: bool) -> std::io::Result<Redirected> {
 }
 
 /// A pseudo-terminal as wide as the real terminal, in raw mode (no `\r\n` translation).
-unsafe fn pty_like(fd: RawFd) -> std::io::Result<(OwnedFd, OwnedFd)> {
+unsafe fn pty_like(fd: RawFd, columns: Option<u16>) -> std::io::Result<(OwnedFd, OwnedFd)> {
     // SAFETY: openpty fills two fds we take ownership of; termios calls act on them.
     unsafe {
         let (mut master, mut slave) = (0, 0);
         let mut size: libc::winsize = std::mem::zeroed();
         libc::ioctl(fd, libc::TIOCGWINSZ, &mut size);
+        if let Some(columns) = columns {
+            size.ws_col = columns;
+        }
         if libc::openpty(
             &mut master,
             &mut slave,
@@ -147,7 +154,7 @@ fn collect(read_end: OwnedFd, sink: Sink, mut copy_to: Option<std::fs::File>) {
         }
         let bytes = &buffer[..n as usize];
         if let Ok(mut sink) = sink.lock() {
-            sink.extend_from_slice(bytes);
+            sink.push(bytes);
         }
         if let Some(out) = copy_to.as_mut() {
             let _ = out.write_all(bytes);

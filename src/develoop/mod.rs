@@ -9,8 +9,10 @@ mod api;
 mod basic;
 mod capture;
 mod format;
+mod output;
 mod runner;
 mod targets;
+pub mod tui;
 
 use std::path::Path;
 

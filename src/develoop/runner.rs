@@ -14,8 +14,12 @@ use pyo3::types::{PyDict, PyTuple};
 use pyo3::{PyTypeInfo, ffi};
 
 use super::api::Abort;
-use super::capture::{Capture, Sink};
+use super::capture::Capture;
 use super::format::{Shown, signature};
+use super::output::{DEFAULT_MAX_LINES, SharedOutput, shared};
+
+/// Values given during a run, shared so an interface can show them as they come.
+pub type Given = Arc<Mutex<Vec<(String, String)>>>;
 
 /// What a run came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,20 +35,25 @@ pub struct Run {
     pub number: usize,
     pub signature: String,
     pub status: Status,
+    pub started: Instant,
     pub seconds: f64,
     /// `str(result)` when it returned.
     pub result: Option<String>,
+    /// `pprint.pformat(result)`, for interfaces with room for it.
+    pub result_pretty: Option<String>,
     /// The traceback (the program's frames only) when it raised.
     pub error: Option<String>,
-    pub given: Vec<(String, String)>,
-    pub stdout: Sink,
-    pub stderr: Sink,
+    pub given: Given,
+    pub stdout: SharedOutput,
+    pub stderr: SharedOutput,
 }
 
 /// What the user (or a save) asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     Rerun,
+    /// The post-mortem debugger on that run's error.
+    Debug(usize),
     Continue,
     Quit,
     /// Ctrl-C while waiting: KeyboardInterrupt goes to the caller, as without the loop.
@@ -59,6 +68,13 @@ pub trait Interface {
     fn finished(&mut self, run: &Run);
     /// Blocks until a command; `wake` becomes readable when a save patched code.
     fn wait(&mut self, py: Python<'_>, wake: RawFd) -> Command;
+    /// The width a run's output is given (its terminal's columns), if the interface has one.
+    fn columns(&self) -> Option<u16> {
+        None
+    }
+    /// Lets go of the terminal (for the debugger), then takes it back.
+    fn suspend(&mut self) {}
+    fn resume(&mut self) {}
 }
 
 /// The run in progress, for aborts and `give`.
@@ -66,7 +82,7 @@ struct Active {
     thread: std::os::raw::c_ulong,
     pthread: libc::pthread_t,
     is_main: bool,
-    given: Vec<(String, String)>,
+    given: Given,
     /// Given values are echoed by the interface as they come.
     echo_given: bool,
 }
@@ -125,8 +141,18 @@ pub fn abort_current(py: Python<'_>) {
 pub fn give(key: String, value: String) -> Option<bool> {
     let mut guard = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
     let active = guard.as_mut()?;
-    active.given.push((key, value));
+    if let Ok(mut given) = active.given.lock() {
+        given.push((key, value));
+    }
     Some(active.echo_given)
+}
+
+/// Lines kept per stream and run: JURIGGED_LOOP_MAX_LINES, or 100,000.
+fn max_lines() -> usize {
+    std::env::var("JURIGGED_LOOP_MAX_LINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_MAX_LINES)
 }
 
 /// Runs the develoop for one call. `first_error` is the error an `xloop` caught.
@@ -141,21 +167,26 @@ pub fn run_loop(
     let signature = describe_call(py, function, args, kwargs);
     let mut number = 0;
     let mut last: Result<Py<PyAny>, PyErr> = Ok(py.None());
+    // Errors by run, for the debugger.
+    let mut errors: Vec<(usize, PyErr)> = Vec::new();
     let mut command = Command::Rerun;
     if let Some(error) = first_error {
         let run = Run {
             number,
             signature: signature.clone(),
             status: Status::Error,
+            started: Instant::now(),
             seconds: 0.0,
             result: None,
+            result_pretty: None,
             error: Some(format_traceback(py, &error)),
-            given: Vec::new(),
-            stdout: Sink::default(),
-            stderr: Sink::default(),
+            given: Given::default(),
+            stdout: shared(max_lines()),
+            stderr: shared(max_lines()),
         };
         interface.started(&run);
         interface.finished(&run);
+        errors.push((0, error.clone_ref(py)));
         last = Err(error);
         command = interface.wait(py, wake_pipe().0);
     }
@@ -164,6 +195,13 @@ pub fn run_loop(
             Command::Continue => return last,
             Command::Quit => return Err(PySystemExit::new_err(1)),
             Command::Interrupted => return Err(PyKeyboardInterrupt::new_err(())),
+            Command::Debug(wanted) => {
+                if let Some((_, error)) = errors.iter().find(|(n, _)| *n == wanted) {
+                    interface.suspend();
+                    post_mortem(py, error);
+                    interface.resume();
+                }
+            }
             Command::Rerun => {
                 number += 1;
                 let (run, outcome) =
@@ -191,12 +229,14 @@ fn run_once(
         number,
         signature: signature.to_string(),
         status: Status::Running,
+        started: Instant::now(),
         seconds: 0.0,
         result: None,
+        result_pretty: None,
         error: None,
-        given: Vec::new(),
-        stdout: Arc::new(Mutex::new(Vec::new())),
-        stderr: Arc::new(Mutex::new(Vec::new())),
+        given: Given::default(),
+        stdout: shared(max_lines()),
+        stderr: shared(max_lines()),
     };
     drain_wake_pipe();
     interface.started(&run);
@@ -205,6 +245,7 @@ fn run_once(
         run.stdout.clone(),
         run.stderr.clone(),
         interface.live_output(),
+        interface.columns(),
     )
     .ok();
     // SAFETY: identifying the calling thread.
@@ -213,13 +254,13 @@ fn run_once(
         thread,
         pthread,
         is_main: is_main_thread(py),
-        given: Vec::new(),
+        given: run.given.clone(),
         echo_given: interface.live_output(),
     });
     let start = Instant::now();
     let outcome = function.call(args, kwargs).map(Bound::unbind);
     run.seconds = start.elapsed().as_secs_f64();
-    let active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).take();
+    ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).take();
     // A save's abort, or Ctrl-C during the run: the loop survives both.
     let interrupted = matches!(&outcome, Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) || e.is_instance_of::<Abort>(py));
     let aborted = ABORTING.swap(false, Ordering::SeqCst) || interrupted;
@@ -230,18 +271,21 @@ fn run_once(
     if let Some(capture) = capture {
         capture.stop();
     }
-    run.given = active.map(|a| a.given).unwrap_or_default();
     match &outcome {
         _ if aborted => run.status = Status::Aborted,
         Ok(value) => {
             run.status = Status::Done;
+            let value = value.bind(py);
             run.result = Some(
                 value
-                    .bind(py)
                     .str()
                     .map(|s| s.to_string())
                     .unwrap_or_else(|_| "<unprintable result>".into()),
             );
+            run.result_pretty = py
+                .import("pprint")
+                .and_then(|pprint| pprint.call_method1("pformat", (value,))?.extract())
+                .ok();
         }
         Err(error) => {
             run.status = Status::Error;
@@ -249,6 +293,16 @@ fn run_once(
         }
     }
     (run, outcome)
+}
+
+/// pdb's post-mortem on a run's error, on the real terminal.
+fn post_mortem(py: Python<'_>, error: &PyErr) {
+    let result = py
+        .import("pdb")
+        .and_then(|pdb| pdb.call_method1("post_mortem", (error.traceback(py),)));
+    if let Err(failure) = result {
+        failure.print(py);
+    }
 }
 
 /// Removes what an abort may have left behind: a pending asynchronous Abort and a pending

@@ -43,8 +43,9 @@ enum Report {
     Note(String),
 }
 
-/// Applies every change or none. On failure returns the report to print.
-pub fn apply(py: Python<'_>, changes: &[FileChange], log: &Logger) -> Result<(), String> {
+/// Applies every change or none. Returns the operations done, in jurigged's words (also
+/// logged with `-v`), or on failure the report to print.
+pub fn apply(py: Python<'_>, changes: &[FileChange], log: &Logger) -> Result<Vec<String>, String> {
     let _no_switching = SwitchIntervalGuard::new(py);
     let mut undo = Undo::default();
     let mut reports = Vec::new();
@@ -54,16 +55,29 @@ pub fn apply(py: Python<'_>, changes: &[FileChange], log: &Logger) -> Result<(),
             for change in changes {
                 refresh_linecache(py, &change.code_filename, &change.new_source);
             }
+            let mut done = Vec::new();
             for report in reports {
                 match report {
-                    Report::Update(name, line) => log.update(&name, line),
-                    Report::Add(name, line) => log.add(&name, line),
-                    Report::Run(name, line, text) => log.run(&name, line, &text),
-                    Report::Delete(name, line) => log.delete(&name, line),
+                    Report::Update(name, line) => {
+                        log.update(&name, line);
+                        done.push(format!("Update {name}"));
+                    }
+                    Report::Add(name, line) => {
+                        log.add(&name, line);
+                        done.push(format!("Add {name}"));
+                    }
+                    Report::Run(name, line, text) => {
+                        log.run(&name, line, &text);
+                        done.push(format!("Run {name} @L{line}"));
+                    }
+                    Report::Delete(name, line) => {
+                        log.delete(&name, line);
+                        done.push(format!("Delete {name}"));
+                    }
                     Report::Note(text) => log.error(&text),
                 }
             }
-            Ok(())
+            Ok(done)
         }
         Err(err) => {
             undo.rollback(py);

@@ -258,7 +258,10 @@ fn on_batch(mut paths: Vec<PathBuf>) {
         return;
     };
     match result {
-        Ok(()) => {
+        Ok(done) => {
+            if !done.is_empty() {
+                crate::develoop::tui::report_patch(&done.join(", "), false);
+            }
             let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());
             for change in changes {
                 if let Some(watched) = files.get_mut(&change.path) {
@@ -273,6 +276,7 @@ fn on_batch(mut paths: Vec<PathBuf>) {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .extend(changes.iter().map(|c| c.path.clone()));
+            crate::develoop::tui::report_patch(&error_summary(&report), true);
             let names: Vec<String> = changes.iter().map(|c| c.code_filename.clone()).collect();
             service.log.error(&format!(
                 "jurigged: could not apply the change to {}; the previous version keeps running.\n{report}",
@@ -391,7 +395,30 @@ fn report_syntax_error(service: &Service, filename: &str, source: &str, line: us
             "jurigged: cannot analyse {filename} line {line} (jurigged's parser does not understand it); the change was not applied"
         ),
     };
+    crate::develoop::tui::report_patch(&error_summary(&report), true);
     service.log.error(&report);
+}
+
+/// One line for a status bar: `app.py:12: SyntaxError: invalid syntax`.
+fn error_summary(report: &str) -> String {
+    let message = report
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or_default()
+        .trim();
+    let location = report.lines().rev().find_map(|line| {
+        let rest = line.trim().strip_prefix("File \"")?;
+        let (file, rest) = rest.split_once('"')?;
+        let number: String = rest
+            .trim_start_matches(", line ")
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let name = Path::new(file).file_name()?.to_string_lossy().into_owned();
+        Some(format!("{name}:{number}: "))
+    });
+    format!("{}{message}", location.unwrap_or_default())
 }
 
 /// Directories of installed code (standard library, site-packages), which the default

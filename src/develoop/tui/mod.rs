@@ -1,0 +1,307 @@
+//! The rich develoop interface: a full-screen ratatui TUI.
+//!
+//! One thread owns the terminal: it reads keys and the mouse, applies them to the `App`
+//! state and redraws, only when something changed and at most 60 times a second. The
+//! runner tells it about runs by message and it answers with commands through a pipe the
+//! runner polls; it never takes the GIL (an abort is sent from a helper thread), so it never
+//! blocks the Python thread, and a busy Python thread never freezes it.
+
+mod state;
+mod terminal;
+mod view;
+
+use std::fs::File;
+use std::os::fd::RawFd;
+use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, Event, KeyEventKind};
+use pyo3::Python;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+use super::runner::{Command, Interface, Run, abort_current};
+pub use state::RunView;
+use state::{Action, App};
+pub use terminal::restore as restore_terminal;
+
+/// At most this often a frame is drawn.
+const FRAME: Duration = Duration::from_millis(16);
+
+enum Message {
+    Run(RunView),
+    Status(String, bool),
+    /// Give the terminal back (for pdb) and say so; wait for `Resume`.
+    Suspend(Sender<()>),
+    Resume,
+    Stop,
+}
+
+/// Where patch reports go while a rich loop is on screen.
+static STATUS: Mutex<Option<Sender<Message>>> = Mutex::new(None);
+
+/// What the last save did (`Update app.f`) or its error, for the status line.
+pub fn report_patch(text: &str, is_error: bool) {
+    if let Some(sender) = STATUS.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        let _ = sender.send(Message::Status(text.to_string(), is_error));
+    }
+}
+
+pub struct Rich {
+    messages: Sender<Message>,
+    /// Behind a mutex so the wait can run with the GIL released (Send + Sync).
+    commands: Mutex<Receiver<Command>>,
+    command_pipe: RawFd,
+    ui: Option<JoinHandle<()>>,
+    _signals: terminal::SignalGuard,
+    columns: u16,
+}
+
+impl Rich {
+    /// The rich interface, if stdin and stdout are a terminal it can take.
+    pub fn new() -> Option<Rich> {
+        // SAFETY: isatty on the standard fds.
+        if unsafe { libc::isatty(0) != 1 || libc::isatty(1) != 1 } {
+            return None;
+        }
+        let mut tty = terminal::open_tty().ok()?;
+        let signals = terminal::SignalGuard::install(&tty);
+        terminal::enter(&mut tty).ok()?;
+        let columns = crossterm::terminal::size().map(|(w, _)| w).unwrap_or(80);
+        let (messages, inbox) = mpsc::channel();
+        let (reply, commands) = mpsc::channel();
+        let mut ends = [-1; 2];
+        // SAFETY: a pipe whose ends live as long as the interface.
+        unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
+        let write_end = ends[1];
+        *STATUS.lock().unwrap_or_else(|e| e.into_inner()) = Some(messages.clone());
+        let ui = std::thread::Builder::new()
+            .name("jurigged-tui".into())
+            .spawn(move || {
+                ui_loop(tty, inbox, reply, write_end);
+                // SAFETY: the write end is ours alone.
+                unsafe { libc::close(write_end) };
+            })
+            .ok()?;
+        Some(Rich {
+            messages,
+            commands: Mutex::new(commands),
+            command_pipe: ends[0],
+            ui: Some(ui),
+            _signals: signals,
+            columns,
+        })
+    }
+}
+
+impl Drop for Rich {
+    fn drop(&mut self) {
+        *STATUS.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let _ = self.messages.send(Message::Stop);
+        if let Some(ui) = self.ui.take() {
+            let _ = ui.join();
+        }
+        terminal::restore();
+        // SAFETY: closing our read end.
+        unsafe { libc::close(self.command_pipe) };
+    }
+}
+
+fn view_of(run: &Run) -> RunView {
+    RunView {
+        number: run.number,
+        signature: run.signature.clone(),
+        status: run.status,
+        seconds: run.seconds,
+        started: run.started,
+        result: run.result_pretty.clone().or_else(|| run.result.clone()),
+        error: run.error.clone(),
+        given: run.given.clone(),
+        stdout: run.stdout.clone(),
+        stderr: run.stderr.clone(),
+    }
+}
+
+impl Interface for Rich {
+    fn live_output(&self) -> bool {
+        false
+    }
+
+    fn columns(&self) -> Option<u16> {
+        Some(self.columns.saturating_sub(2).max(10))
+    }
+
+    fn started(&mut self, run: &Run) {
+        let _ = self.messages.send(Message::Run(view_of(run)));
+    }
+
+    fn finished(&mut self, run: &Run) {
+        let _ = self.messages.send(Message::Run(view_of(run)));
+    }
+
+    fn wait(&mut self, py: Python<'_>, wake: RawFd) -> Command {
+        let commands = &self.commands;
+        let pipe = self.command_pipe;
+        py.detach(|| {
+            loop {
+                let received = commands.lock().map(|c| c.try_recv());
+                if let Ok(Ok(command)) = received {
+                    drain(pipe);
+                    return command;
+                }
+                let mut fds = [
+                    libc::pollfd {
+                        fd: wake,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    },
+                    libc::pollfd {
+                        fd: pipe,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    },
+                ];
+                // SAFETY: polling two valid fds.
+                unsafe { libc::poll(fds.as_mut_ptr(), 2, 200) };
+                if fds[0].revents != 0 {
+                    return Command::Rerun;
+                }
+                drain(pipe);
+            }
+        })
+    }
+
+    fn suspend(&mut self) {
+        let (ack, done) = mpsc::channel();
+        if self.messages.send(Message::Suspend(ack)).is_ok() {
+            let _ = done.recv_timeout(Duration::from_secs(2));
+        }
+    }
+
+    fn resume(&mut self) {
+        let _ = self.messages.send(Message::Resume);
+    }
+}
+
+fn drain(fd: RawFd) {
+    let mut buffer = [0u8; 64];
+    // SAFETY: non-blocking reads into a local buffer.
+    while unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) } > 0 {}
+}
+
+/// Sends a command to the runner and wakes its wait.
+fn send(commands: &Sender<Command>, pipe: RawFd, command: Command) {
+    let _ = commands.send(command);
+    // SAFETY: a one-byte write to our non-blocking pipe.
+    unsafe { libc::write(pipe, b"c".as_ptr().cast(), 1) };
+}
+
+/// An abort needs the GIL, which a busy Python thread may hold: ask from a helper thread.
+fn abort_soon() {
+    std::thread::spawn(|| Python::attach(abort_current));
+}
+
+fn ui_loop(tty: File, inbox: Receiver<Message>, commands: Sender<Command>, pipe: RawFd) {
+    let Ok(mut screen) = Terminal::new(CrosstermBackend::new(tty)) else {
+        return;
+    };
+    let _ = screen.clear();
+    let mut app = App::default();
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - FRAME;
+    let mut seen = 0u64;
+    loop {
+        loop {
+            match inbox.try_recv() {
+                Ok(Message::Run(run)) => app.update_run(run),
+                Ok(Message::Status(text, is_error)) => app.status = Some((text, is_error)),
+                Ok(Message::Suspend(ack)) => {
+                    terminal::restore();
+                    let _ = ack.send(());
+                    // pdb has the terminal until the runner says it is done.
+                    loop {
+                        match inbox.recv() {
+                            Ok(Message::Resume) => break,
+                            Ok(Message::Stop) | Err(_) => return,
+                            Ok(Message::Run(run)) => app.update_run(run),
+                            Ok(_) => {}
+                        }
+                    }
+                    if let Ok(mut tty) = terminal::open_tty() {
+                        let _ = terminal::enter(&mut tty);
+                    }
+                    let _ = screen.clear();
+                }
+                Ok(Message::Resume) => {}
+                Ok(Message::Stop) | Err(TryRecvError::Disconnected) => return,
+                Err(TryRecvError::Empty) => break,
+            }
+            dirty = true;
+        }
+        let generation = app.shown().map_or(0, |run| {
+            let out = run.stdout.lock().map(|o| o.generation()).unwrap_or(0);
+            let err = run.stderr.lock().map(|o| o.generation()).unwrap_or(0);
+            let given = run.given.lock().map(|g| g.len() as u64).unwrap_or(0);
+            out.wrapping_add(err).wrapping_add(given)
+        });
+        if generation != seen {
+            seen = generation;
+            dirty = true;
+        }
+        // The running time in the footer moves on.
+        if app.running() && last_draw.elapsed() >= Duration::from_millis(200) {
+            dirty = true;
+        }
+        if dirty && last_draw.elapsed() >= FRAME {
+            let _ = screen.draw(|frame| view::draw(frame, &mut app));
+            dirty = false;
+            last_draw = Instant::now();
+        }
+        let timeout = if dirty {
+            FRAME.saturating_sub(last_draw.elapsed())
+        } else {
+            Duration::from_millis(50)
+        };
+        if !event::poll(timeout).unwrap_or(false) {
+            continue;
+        }
+        let Ok(event) = event::read() else { continue };
+        dirty = true;
+        let action = match event {
+            Event::Key(key) if key.kind != KeyEventKind::Release => app.key(key),
+            Event::Mouse(mouse) => {
+                app.mouse(mouse);
+                None
+            }
+            _ => None,
+        };
+        match action {
+            Some(Action::Rerun) => {
+                if app.running() {
+                    abort_soon();
+                }
+                send(&commands, pipe, Command::Rerun);
+            }
+            Some(Action::Abort) => abort_soon(),
+            Some(Action::Continue) => send(&commands, pipe, Command::Continue),
+            Some(Action::Quit) => {
+                if app.running() {
+                    abort_soon();
+                }
+                send(&commands, pipe, Command::Quit);
+            }
+            Some(Action::Interrupt) => send(&commands, pipe, Command::Interrupted),
+            Some(Action::Debug(number)) => send(&commands, pipe, Command::Debug(number)),
+            Some(Action::Suspend) => {
+                terminal::suspend();
+                if let Ok(mut tty) = terminal::open_tty() {
+                    let _ = terminal::enter(&mut tty);
+                }
+                let _ = screen.clear();
+            }
+            None => {}
+        }
+    }
+}
