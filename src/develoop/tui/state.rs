@@ -81,6 +81,8 @@ pub struct App {
     pub status: Option<(String, bool)>,
     /// The height of the panels' area at the last draw, for PgUp/PgDn.
     pub page: usize,
+    /// The screen's width at the last draw.
+    pub width: u16,
 }
 
 impl Default for App {
@@ -93,6 +95,7 @@ impl Default for App {
             maximized: false,
             status: None,
             page: 10,
+            width: 80,
         }
     }
 }

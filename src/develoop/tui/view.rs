@@ -33,6 +33,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         );
     }
     app.page = body.height.saturating_sub(2) as usize;
+    app.width = area.width;
     draw_panels(frame, app, body);
     frame.render_widget(Paragraph::new(footer_line(app)), footer);
 }
@@ -66,7 +67,11 @@ fn footer_line(app: &App) -> Line<'static> {
         return Line::from("");
     };
     let state = match run.status {
-        Status::Running => format!("running {}", duration(run.started.elapsed().as_secs_f64())),
+        Status::Running => match run.started.elapsed().as_secs_f64() {
+            // The first second is not worth a moving number.
+            elapsed if elapsed < 1.0 => "running".to_string(),
+            elapsed => format!("running {}", duration(elapsed)),
+        },
         status => format!(
             "{} in {}",
             match status {
@@ -83,19 +88,24 @@ fn footer_line(app: &App) -> Line<'static> {
         Status::Error => Color::Red,
         Status::Aborted => Color::Magenta,
     };
-    let mut spans = vec![
-        Span::styled(
-            format!("#{} ({state})", run.number),
-            Style::default().fg(color),
-        ),
-        Span::raw(" | (c)ontinue | (r)erun"),
-    ];
+    let mut spans = vec![Span::styled(
+        format!("#{} ({state})", run.number),
+        Style::default().fg(color),
+    )];
+    let mut keys = vec!["(c)ontinue", "(r)erun"];
     if app.running() {
-        spans.push(Span::raw(" | (a)bort"));
+        keys.push("(a)bort");
     }
-    spans.push(Span::raw(" | (q)uit"));
+    keys.push("(q)uit");
     if run.status == Status::Error {
-        spans.push(Span::raw(" | (d)ebug"));
+        keys.push("(d)ebug");
+    }
+    if app.width < 60 {
+        // Narrow: the keys alone.
+        let letters: Vec<&str> = keys.iter().map(|k| &k[1..2]).collect();
+        spans.push(Span::raw(format!(" | {}", letters.join(" "))));
+    } else {
+        spans.push(Span::raw(format!(" | {}", keys.join(" | "))));
     }
     let sparkline = sparkline(&app.runs);
     if !sparkline.is_empty() {
@@ -155,6 +165,25 @@ fn draw_panels(frame: &mut Frame, app: &App, area: Rect) {
         && let Some(focus) = focused
     {
         panels = vec![focus];
+    }
+    // On a small screen, panels too low to show a line give way, least useful first.
+    while panels.len() > 1 && (area.height as usize) < 3 * panels.len() {
+        let priority = |panel: &Panel| match panel {
+            _ if Some(*panel) == focused => 0,
+            Panel::Error => 1,
+            Panel::Result => 2,
+            Panel::Stdout => 3,
+            Panel::Stderr => 4,
+            Panel::Given => 5,
+        };
+        let least = panels
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, p)| priority(p))
+            .map(|(i, _)| i);
+        if let Some(index) = least {
+            panels.remove(index);
+        }
     }
     let lengths: Vec<usize> = panels.iter().map(|p| app.lines(*p)).collect();
     let heights = heights(area.height, &lengths);
@@ -311,6 +340,194 @@ fn ansi_line(line: &str) -> Line<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::develoop::output::shared;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    fn run(number: usize, status: Status, stdout: &str) -> RunView {
+        let out = shared(1000);
+        out.lock().unwrap().push(stdout.as_bytes());
+        RunView {
+            number,
+            signature: "compute(3, 'text')".into(),
+            status,
+            seconds: 0.057,
+            started: Instant::now(),
+            result: (status == Status::Done).then(|| "{'total': 42,\n 'items': [1, 2, 3]}".into()),
+            error: (status == Status::Error).then(|| {
+                "Traceback (most recent call last):\n  File \"/app.py\", line 3, in compute\n    return 1 / 0\nZeroDivisionError: division by zero".into()
+            }),
+            given: Arc::new(Mutex::new(Vec::new())),
+            stdout: out,
+            stderr: shared(1000),
+        }
+    }
+
+    fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|frame| draw(frame, app)).unwrap();
+        terminal
+    }
+
+    fn snapshot(name: &str, app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+        let terminal = render(app, width, height);
+        insta::with_settings!({snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"), prepend_module_to_snapshot => false}, {
+            insta::assert_snapshot!(name, terminal.backend());
+        });
+        terminal
+    }
+
+    fn press(app: &mut App, code: KeyCode) {
+        app.key(KeyEvent::new(code, KeyModifiers::NONE));
+    }
+
+    #[test]
+    fn screen_initial() {
+        snapshot("initial", &mut App::default(), 60, 8);
+    }
+
+    #[test]
+    fn screen_running_shows_output_and_abort() {
+        let mut app = App::default();
+        app.update_run(run(1, Status::Running, "step 1\nstep 2\npartial"));
+        snapshot("running", &mut app, 60, 10);
+    }
+
+    #[test]
+    fn screen_result() {
+        let mut app = App::default();
+        app.update_run(run(1, Status::Done, "computing\n"));
+        snapshot("result", &mut app, 60, 12);
+    }
+
+    #[test]
+    fn screen_error_and_stderr() {
+        let mut app = App::default();
+        let errored = run(2, Status::Error, "");
+        errored.stderr.lock().unwrap().push(b"warning: careful\n");
+        app.update_run(errored);
+        app.status = Some(("app.py:3: ZeroDivisionError: division by zero".into(), true));
+        let terminal = snapshot("error", &mut app, 60, 14);
+        let cell = &terminal.backend().buffer()[(1, 9)];
+        assert_eq!(cell.fg, Color::Red, "the error panel is red");
+    }
+
+    #[test]
+    fn screen_given() {
+        let mut app = App::default();
+        let given = run(1, Status::Done, "");
+        given
+            .given
+            .lock()
+            .unwrap()
+            .extend([("total".into(), "42".into()), ("n".into(), "3".into())]);
+        app.update_run(given);
+        snapshot("given", &mut app, 60, 12);
+    }
+
+    #[test]
+    fn screen_focus_moves_to_the_result() {
+        let mut app = App::default();
+        app.update_run(run(1, Status::Done, "a\nb\n"));
+        press(&mut app, KeyCode::Right);
+        snapshot("focus", &mut app, 60, 12);
+    }
+
+    #[test]
+    fn screen_scrolled_up() {
+        let mut app = App::default();
+        let lines: String = (1..=40).map(|n| format!("line {n}\n")).collect();
+        app.update_run(run(1, Status::Done, &lines));
+        for _ in 0..5 {
+            press(&mut app, KeyCode::Up);
+        }
+        snapshot("scrolled", &mut app, 60, 12);
+    }
+
+    #[test]
+    fn screen_history() {
+        let mut app = App::default();
+        for number in 1..=3 {
+            let mut finished = run(number, Status::Done, &format!("run {number}\n"));
+            finished.seconds = 0.01 * number as f64;
+            app.update_run(finished);
+        }
+        press(&mut app, KeyCode::Char('['));
+        snapshot("history", &mut app, 70, 10);
+    }
+
+    #[test]
+    fn screen_maximised() {
+        let mut app = App::default();
+        app.update_run(run(1, Status::Done, "only stdout\n"));
+        press(&mut app, KeyCode::Char('z'));
+        snapshot("maximised", &mut app, 60, 8);
+    }
+
+    #[test]
+    fn screen_small_terminal() {
+        let mut app = App::default();
+        let lines: String = (1..=100)
+            .map(|n| format!("a longer line number {n} that wraps\n"))
+            .collect();
+        let errored = run(1, Status::Error, &lines);
+        errored
+            .given
+            .lock()
+            .unwrap()
+            .push(("key".into(), "value".into()));
+        app.update_run(errored);
+        snapshot("small_40x10", &mut app, 40, 10);
+        for (width, height) in [(1, 1), (10, 3), (40, 2), (200, 60)] {
+            render(&mut app, width, height);
+        }
+    }
+
+    #[test]
+    fn screen_wide_characters() {
+        let mut app = App::default();
+        app.update_run(run(
+            1,
+            Status::Done,
+            "日本語のテキスト 🐍 snake\nemoji 🎉🎉🎉 party\n",
+        ));
+        snapshot("wide_characters", &mut app, 40, 10);
+    }
+
+    #[test]
+    fn screen_ansi_colours() {
+        let mut app = App::default();
+        app.update_run(run(
+            1,
+            Status::Done,
+            "\x1b[32mgreen\x1b[0m and \x1b[1;31mbold red\x1b[0m\n",
+        ));
+        let terminal = snapshot("ansi_colours", &mut app, 50, 10);
+        let buffer = terminal.backend().buffer();
+        assert_eq!(buffer[(1, 2)].fg, Color::Green, "captured colour is shown");
+        assert_eq!(buffer[(11, 2)].fg, Color::Red);
+        assert!(buffer[(11, 2)].modifier.contains(Modifier::BOLD));
+    }
+
+    #[test]
+    fn a_million_lines_draw_only_what_shows() {
+        let mut app = App::default();
+        let big = run(1, Status::Running, "");
+        {
+            let mut out = big.stdout.lock().unwrap();
+            for n in 0..200_000 {
+                out.push(format!("line {n}\n").as_bytes());
+            }
+        }
+        app.update_run(big);
+        let terminal = render(&mut app, 80, 24);
+        let screen = format!("{}", terminal.backend());
+        assert!(screen.contains("line 199999"), "{screen}");
+        assert!(!screen.contains("line 0 "), "{screen}");
+    }
 
     #[test]
     fn heights_share_and_give_the_rest_to_the_longest() {
