@@ -207,6 +207,12 @@ pub fn run_loop(
                 let (run, outcome) =
                     run_once(py, function, args, kwargs, number, &signature, interface);
                 interface.finished(&run);
+                if let Err(error) = &outcome {
+                    errors.push((number, error.clone_ref(py)));
+                    if errors.len() > 50 {
+                        errors.remove(0);
+                    }
+                }
                 if run.status != Status::Aborted {
                     last = outcome;
                 }

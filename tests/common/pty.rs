@@ -10,7 +10,9 @@ use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 pub struct Session {
     output: Arc<Mutex<Vec<u8>>>,
-    writer: Box<dyn Write + Send>,
+    writer: Arc<Mutex<Box<dyn Write + Send>>>,
+    /// The screen, as a terminal would show it.
+    screen: Arc<Mutex<vt100::Parser>>,
     child: Box<dyn portable_pty::Child + Send + Sync>,
     _master: Box<dyn portable_pty::MasterPty + Send>,
     /// Bytes of `output` already consumed by `expect`.
@@ -41,9 +43,18 @@ impl Session {
         let child = pair.slave.spawn_command(command).expect("spawn in pty");
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().unwrap();
-        let writer = pair.master.take_writer().unwrap();
+        let writer = Arc::new(Mutex::new(pair.master.take_writer().unwrap()));
         let output = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&output);
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(
+            non_zero(24),
+            non_zero(100),
+            0,
+        )));
+        let (sink, terminal, answer) = (
+            Arc::clone(&output),
+            Arc::clone(&screen),
+            Arc::clone(&writer),
+        );
         std::thread::spawn(move || {
             let mut buffer = [0u8; 4096];
             while let Ok(n) = reader.read(&mut buffer) {
@@ -51,10 +62,19 @@ impl Session {
                     break;
                 }
                 sink.lock().unwrap().extend_from_slice(&buffer[..n]);
+                let mut parser = terminal.lock().unwrap();
+                parser.process(&buffer[..n]);
+                // Answer cursor position requests, as a real terminal does.
+                if buffer[..n].windows(4).any(|w| w == b"\x1b[6n") {
+                    let (row, column) = parser.screen().cursor_position();
+                    let reply = format!("\x1b[{};{}R", row + 1, column + 1);
+                    let _ = answer.lock().unwrap().write_all(reply.as_bytes());
+                }
             }
         });
         Session {
             output,
+            screen,
             writer,
             child,
             _master: pair.master,
@@ -64,8 +84,9 @@ impl Session {
 
     /// Types `text` (use "\r" for Enter, "\x03" for Ctrl-C, "\x04" for Ctrl-D).
     pub fn send(&mut self, text: &str) {
-        self.writer.write_all(text.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
+        let mut writer = self.writer.lock().unwrap();
+        writer.write_all(text.as_bytes()).unwrap();
+        writer.flush().unwrap();
     }
 
     /// Waits until `needle` appears after what earlier calls consumed; returns the text up
@@ -96,6 +117,90 @@ impl Session {
     pub fn transcript(&self) -> String {
         let raw = String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned();
         strip_escapes(&raw)
+    }
+
+    /// The screen's text now.
+    pub fn screen(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    /// Whether the program has the alternate screen, and the cursor hidden.
+    pub fn screen_modes(&self) -> (bool, bool) {
+        let parser = self.screen.lock().unwrap();
+        (
+            parser.screen().alternate_screen(),
+            parser.screen().hide_cursor(),
+        )
+    }
+
+    /// Waits until the screen shows `needle`; returns the screen. Panics after 10 s.
+    pub fn expect_screen(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let screen = self.screen();
+            if screen.contains(needle) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                let transcript = self.transcript();
+                let tail: String = transcript
+                    .chars()
+                    .rev()
+                    .take(600)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                panic!(
+                    "timed out waiting for {needle:?} on screen:\n{screen}\n--- end of transcript ---\n{tail}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Resizes the terminal (the program gets SIGWINCH).
+    pub fn resize(&mut self, rows: u16, cols: u16) {
+        self._master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        self.screen
+            .lock()
+            .unwrap()
+            .screen_mut()
+            .set_size(non_zero(rows), non_zero(cols));
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.process_id().unwrap() as i32
+    }
+
+    /// Whether the terminal is back in cooked mode (line editing and echo on).
+    pub fn terminal_cooked(&self) -> bool {
+        let termios = self._master.get_termios().unwrap();
+        let flags = termios.local_flags;
+        use nix::sys::termios::LocalFlags;
+        flags.contains(LocalFlags::ICANON) && flags.contains(LocalFlags::ECHO)
+    }
+
+    /// Waits for the program to end; returns the name of the signal that ended it, if one did.
+    pub fn wait_signal(&mut self) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.signal().map(str::to_string);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("program did not exit; transcript:\n{}", self.transcript());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Waits for the program to end and returns its exit code (128 + signal if killed).
@@ -134,4 +239,8 @@ fn strip_escapes(text: &str) -> String {
         }
     }
     out
+}
+
+fn non_zero(value: u16) -> std::num::NonZeroU16 {
+    std::num::NonZeroU16::new(value.max(1)).unwrap()
 }

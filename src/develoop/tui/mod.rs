@@ -203,11 +203,20 @@ fn abort_soon() {
     std::thread::spawn(|| Python::attach(abort_current));
 }
 
+/// Clears the screen and forgets what was drawn, so the next frame draws everything.
+/// (`Terminal::clear` would ask the terminal where its cursor is, and wait for an answer
+/// some terminals never give.)
+fn full_redraw(screen: &mut Terminal<CrosstermBackend<File>>) {
+    if let Ok(size) = screen.size() {
+        let _ = screen.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height));
+    }
+}
+
 fn ui_loop(tty: File, inbox: Receiver<Message>, commands: Sender<Command>, pipe: RawFd) {
     let Ok(mut screen) = Terminal::new(CrosstermBackend::new(tty)) else {
         return;
     };
-    let _ = screen.clear();
+    full_redraw(&mut screen);
     let mut app = App::default();
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
@@ -232,7 +241,7 @@ fn ui_loop(tty: File, inbox: Receiver<Message>, commands: Sender<Command>, pipe:
                     if let Ok(mut tty) = terminal::open_tty() {
                         let _ = terminal::enter(&mut tty);
                     }
-                    let _ = screen.clear();
+                    full_redraw(&mut screen);
                 }
                 Ok(Message::Resume) => {}
                 Ok(Message::Stop) | Err(TryRecvError::Disconnected) => return,
@@ -299,7 +308,7 @@ fn ui_loop(tty: File, inbox: Receiver<Message>, commands: Sender<Command>, pipe:
                 if let Ok(mut tty) = terminal::open_tty() {
                     let _ = terminal::enter(&mut tty);
                 }
-                let _ = screen.clear();
+                full_redraw(&mut screen);
             }
             None => {}
         }

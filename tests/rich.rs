@@ -1,0 +1,214 @@
+//! The rich develoop interface in a real pseudo-terminal, read through a terminal emulator
+//! (vt100): the screen, keys, saves, resizing, and the terminal given back on every exit.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::jurigged;
+use common::program::edit;
+use common::pty::Session;
+
+const APP: &str = r#"
+import time
+
+
+def compute(n):
+    print("computing", n, flush=True)
+    __.give(double=n * 2)
+    return {"n": n, "result": n * 10}
+
+
+def slow():
+    print("started the slow one", flush=True)
+    time.sleep(60)
+    return "slept"
+
+
+print("before the loop")
+print("the caller got", compute(4))
+"#;
+
+fn project(body: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.py"), body).unwrap();
+    dir
+}
+
+fn spawn(dir: &Path, args: &[&str]) -> Session {
+    Session::spawn(&jurigged(), args, dir, &[])
+}
+
+#[test]
+fn the_screen_shows_the_run_and_saves_rerun_it() {
+    let dir = project(APP);
+    let mut session = spawn(dir.path(), &["--dev", "--loop", "compute", "app.py"]);
+    let screen = session.expect_screen("#1 (done");
+    assert!(screen.contains("Looping on: compute(4)"), "{screen}");
+    assert!(screen.contains("computing 4"), "{screen}");
+    assert!(screen.contains("double"), "{screen}");
+    assert!(screen.contains("'result': 40"), "{screen}");
+    assert!(screen.contains("(c)ontinue | (r)erun | (q)uit"), "{screen}");
+    assert_eq!(session.screen_modes(), (true, true));
+    edit(&dir.path().join("app.py"), "n * 10", "n * 100");
+    let screen = session.expect_screen("#2 (done");
+    assert!(screen.contains("'result': 400"), "{screen}");
+    assert!(
+        screen.contains("Update __main__.compute"),
+        "the status line: {screen}"
+    );
+    session.send("r");
+    session.expect_screen("#3 (done");
+    session.send("c");
+    session.expect("the caller got {'n': 4, 'result': 400}");
+    assert_eq!(session.wait(), 0);
+    let (alternate, hidden) = session.screen_modes();
+    assert!(!alternate && !hidden, "the terminal is given back");
+    assert!(
+        session.screen().contains("before the loop"),
+        "{}",
+        session.screen()
+    );
+    assert!(session.terminal_cooked());
+}
+
+#[test]
+fn q_quits_and_gives_the_terminal_back() {
+    let dir = project(APP);
+    let mut session = spawn(dir.path(), &["--dev", "--loop", "compute", "app.py"]);
+    session.expect_screen("#1 (done");
+    session.send("q");
+    assert_eq!(session.wait(), 1);
+    assert_eq!(session.screen_modes(), (false, false));
+    assert!(session.terminal_cooked());
+}
+
+#[test]
+fn output_shows_while_running_and_a_aborts() {
+    let body = APP.replace(
+        "print(\"the caller got\", compute(4))",
+        "print(\"the caller got\", slow())",
+    );
+    let dir = project(&body);
+    let mut session = spawn(dir.path(), &["--dev", "--loop", "slow", "app.py"]);
+    let screen = session.expect_screen("started the slow one");
+    assert!(screen.contains("(running"), "{screen}");
+    assert!(screen.contains("(a)bort"), "{screen}");
+    session.send("a");
+    session.expect_screen("#1 (aborted");
+    session.send("q");
+    assert_eq!(session.wait(), 1);
+}
+
+#[test]
+fn ctrl_c_aborts_a_running_function() {
+    let body = APP.replace(
+        "print(\"the caller got\", compute(4))",
+        "print(\"the caller got\", slow())",
+    );
+    let dir = project(&body);
+    let mut session = spawn(dir.path(), &["--dev", "--loop", "slow", "app.py"]);
+    session.expect_screen("started the slow one");
+    session.send("\x03");
+    session.expect_screen("#1 (aborted");
+    edit(
+        &dir.path().join("app.py"),
+        "time.sleep(60)",
+        "time.sleep(0)",
+    );
+    let screen = session.expect_screen("#2 (done");
+    assert!(screen.contains("'slept'"), "{screen}");
+    session.send("c");
+    session.expect("the caller got slept");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn resizing_reflows_the_screen() {
+    let dir = project(APP);
+    let mut session = spawn(dir.path(), &["--dev", "--loop", "compute", "app.py"]);
+    session.expect_screen("#1 (done");
+    session.resize(12, 50);
+    std::thread::sleep(Duration::from_millis(300));
+    let screen = session.expect_screen("#1 (done");
+    let last = screen.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("#1 (done"),
+        "the footer is on the new last row:\n{screen}"
+    );
+    session.resize(10, 40);
+    session.expect_screen("#1 (done");
+    session.send("c");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn sigterm_gives_the_terminal_back() {
+    let dir = project(APP);
+    let mut session = spawn(dir.path(), &["--dev", "--loop", "compute", "app.py"]);
+    session.expect_screen("#1 (done");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(session.pid(), libc::SIGTERM) };
+    let signal = session.wait_signal().unwrap_or_default();
+    assert!(
+        signal.contains("Terminated"),
+        "ended by SIGTERM, not {signal:?}"
+    );
+    assert_eq!(session.screen_modes(), (false, false));
+    assert!(session.terminal_cooked());
+}
+
+#[test]
+fn ctrl_z_suspends_and_fg_redraws() {
+    // Job control needs a shell that has it, as a user's does.
+    let dir = project(APP);
+    let mut shell = Session::spawn(
+        Path::new("/bin/bash"),
+        &["--norc", "--noprofile", "-i"],
+        dir.path(),
+        &[("PS1", "$ ")],
+    );
+    shell.send(&format!(
+        "{} --dev --loop compute app.py\r",
+        jurigged().display()
+    ));
+    shell.expect_screen("#1 (done");
+    shell.send("\x1a");
+    shell.expect("Stopped");
+    assert_eq!(
+        shell.screen_modes(),
+        (false, false),
+        "the terminal is given back"
+    );
+    shell.send("fg\r");
+    shell.expect_screen("#1 (done");
+    assert_eq!(shell.screen_modes(), (true, true), "the interface is back");
+    shell.send("c");
+    shell.expect("the caller got");
+    shell.send("exit\r");
+    shell.wait();
+}
+
+#[test]
+fn d_opens_the_debugger_on_an_error_and_the_loop_goes_on() {
+    let body =
+        "def broken(n):\n    local_value = n * 7\n    raise ValueError('broken')\n\n\nbroken(6)\n";
+    let dir = project(body);
+    let mut session = spawn(dir.path(), &["--loop", "broken", "app.py"]);
+    session.expect_screen("#1 (error");
+    session.send("d");
+    session.expect("(Pdb) ");
+    session.send("p local_value\r");
+    session.expect("42");
+    session.expect("(Pdb) ");
+    session.send("c\r");
+    session.expect_screen("#1 (error");
+    assert_eq!(
+        session.screen_modes(),
+        (true, true),
+        "the interface is back"
+    );
+    session.send("q");
+    assert_eq!(session.wait(), 1);
+}
