@@ -212,3 +212,16 @@ fn d_opens_the_debugger_on_an_error_and_the_loop_goes_on() {
     session.send("q");
     assert_eq!(session.wait(), 1);
 }
+
+#[test]
+fn the_program_sees_a_colour_terminal_as_wide_as_the_panel() {
+    let body = "import os, shutil, sys\n\n\ndef probe():\n    print('tty', sys.stdout.isatty(), 'columns', shutil.get_terminal_size().columns, 'force', os.environ.get('FORCE_COLOR'))\n    print('\\x1b[31mred text\\x1b[0m')\n\n\nprobe()\n";
+    let dir = project(body);
+    let mut session = spawn(dir.path(), &["--loop", "probe", "app.py"]);
+    let screen = session.expect_screen("#1 (done");
+    assert!(screen.contains("tty True columns 98 force 1"), "{screen}");
+    assert!(screen.contains("red text"), "{screen}");
+    assert!(!screen.contains("[31m"), "escapes are drawn as colour, not text: {screen}");
+    session.send("c");
+    assert_eq!(session.wait(), 0);
+}

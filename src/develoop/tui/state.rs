@@ -306,6 +306,26 @@ mod tests {
     }
 
     #[test]
+    fn the_mouse_wheel_scrolls_and_z_maximises() {
+        use crossterm::event::{MouseEvent, MouseEventKind};
+        let mut app = App::default();
+        let lines: String = (0..50).map(|n| format!("{n}\n")).collect();
+        app.update_run(run(1, Status::Done, &lines));
+        let wheel = |kind| MouseEvent {
+            kind,
+            column: 0,
+            row: 0,
+            modifiers: KeyModifiers::NONE,
+        };
+        app.mouse(wheel(MouseEventKind::ScrollUp));
+        assert_eq!(app.scroll(Panel::Stdout), 3);
+        app.mouse(wheel(MouseEventKind::ScrollDown));
+        assert_eq!(app.scroll(Panel::Stdout), 0);
+        press(&mut app, KeyCode::Char('z'));
+        assert!(app.maximized);
+    }
+
+    #[test]
     fn history_is_browsed_with_brackets() {
         let mut app = App::default();
         for number in 1..=3 {
