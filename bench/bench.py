@@ -188,15 +188,22 @@ work()
 class Terminal:
     """A program on a pseudo-terminal, read as it writes (the basic interface needs one)."""
 
-    def __init__(self, argv, cwd):
+    def __init__(self, argv, cwd, rows=24, columns=100):
+        import fcntl
         import pty
+        import struct
+        import termios
 
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
             os.chdir(cwd)
             os.environ.pop("VIRTUAL_ENV", None)
+            os.environ.pop("PYTHONUNBUFFERED", None)
+            os.environ["TERM"] = "xterm-256color"
             os.execv(argv[0], argv)
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         self.buffer = b""
+        self.frames = 0
 
     def read_until(self, pattern, timeout=20):
         import re
@@ -215,9 +222,15 @@ class Terminal:
             ready, _, _ = select.select([self.fd], [], [], left)
             if ready:
                 try:
-                    self.buffer += os.read(self.fd, 65536)
+                    chunk = os.read(self.fd, 65536)
                 except OSError:
-                    pass
+                    continue
+                self.frames += chunk.count(b"\x1b[?25l")
+                # Answer cursor position requests, as a terminal does.
+                if b"\x1b[6n" in chunk:
+                    os.write(self.fd, b"\x1b[1;1R")
+                # Only the recent output matters: keep the buffer small.
+                self.buffer = (self.buffer + chunk)[-65536:]
 
     def send(self, text):
         os.write(self.fd, text.encode())
@@ -278,6 +291,107 @@ def develoop(python, reference, edits):
     return "\n".join(rows)
 
 
+MILLION = """\
+import sys
+import time
+
+
+def work(n):
+    start = time.perf_counter()
+    for i in range(n):
+        print(f"line {i} of the million")
+    return time.perf_counter() - start
+
+
+elapsed = work(int(sys.argv[1]))
+open("elapsed.txt", "w").write(repr(elapsed))
+"""
+
+SAVE_TO_SCREEN = """\
+def work():
+    print("marker-TOKEN")
+    return 1
+
+
+work()
+"""
+
+
+def rich_figures(lines, edits):
+    """The rich interface on a pseudo-terminal: a million lines, and save to screen."""
+    import resource
+
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "million.py").write_text(MILLION)
+        # Peak memory is the largest of all children so far: python first, then ours.
+        env = dict(os.environ)
+        env.pop("PYTHONUNBUFFERED", None)
+        with open(os.devnull, "w") as devnull:
+            subprocess.run(
+                [real_python(), "million.py", str(lines)], cwd=tmp, stdout=devnull, env=env, check=True
+            )
+        python_elapsed = float(Path(tmp, "elapsed.txt").read_text())
+        python_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+        terminal = Terminal([str(BINARY), "--loop", "work", "million.py", str(lines)], tmp)
+        start = time.perf_counter()
+        terminal.read_until(rb"done in", timeout=600)
+        wall = time.perf_counter() - start
+        # Every frame ends by hiding the cursor: count the frames drawn during the run.
+        frames = terminal.frames
+        terminal.send("c")
+        os.waitpid(terminal.pid, 0)
+        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        elapsed = float(Path(tmp, "elapsed.txt").read_text())
+        os.close(terminal.fd)
+
+        path = Path(tmp, "save.py")
+        path.write_text(SAVE_TO_SCREEN.replace("TOKEN", "start"))
+        terminal = Terminal([str(BINARY), "--loop", "work", "save.py"], tmp)
+        try:
+            terminal.read_until(rb"marker-start")
+            time.sleep(0.3)
+            latencies = []
+            for n in range(edits):
+                # Every character differs from the last token's: the screen diff rewrites
+                # them all in one piece.
+                token = chr(ord("A") + n % 26) * 12
+                begin = time.perf_counter()
+                path.write_text(SAVE_TO_SCREEN.replace("TOKEN", token))
+                terminal.read_until(token.encode())
+                latencies.append((time.perf_counter() - begin) * 1000)
+                time.sleep(0.15)
+        finally:
+            terminal.close()
+    return {
+        "elapsed": elapsed,
+        "python": python_elapsed,
+        "wall": wall,
+        "frames_per_second": frames / wall,
+        "rss_mb": rss_mb,
+        "python_rss_mb": python_rss_mb,
+        "save_ms": statistics.median(latencies),
+    }
+
+
+def rich(lines, edits):
+    figures = rich_figures(lines, edits)
+    ratio = figures["python"] / figures["elapsed"]
+    rows = [
+        "| rich interface | figure |",
+        "|---|---:|",
+        f"| {lines:,} lines printed in a looped function | {figures['elapsed']:.2f} s "
+        f"(python to /dev/null: {figures['python']:.2f} s; {ratio:.2f}× python's speed) |",
+        f"| redraws per second while they print | {figures['frames_per_second']:.0f} |",
+        f"| peak memory (RSS) | {figures['rss_mb']:.0f} MB (python: {figures['python_rss_mb']:.0f} MB; "
+        "each stream keeps its last 100,000 lines) |",
+        f"| save → the new output on screen | {figures['save_ms']:.1f} ms |",
+        "",
+        f"A pseudo-terminal of 24×100 (medians of {edits} saves).",
+    ]
+    return "\n".join(rows)
+
+
 def ensure_develoop_extra():
     """jurigged 0.6.1's develoop needs its [develoop] extra."""
     check = subprocess.run([str(VENV / "bin" / "python"), "-c", "import giving"], capture_output=True)
@@ -317,6 +431,10 @@ def main():
     table = develoop(python, reference, int(os.environ.get("BENCH_EDITS", "15")))
     print(table)
     write_readme("develoop", table)
+    print("\n## The rich interface\n")
+    table = rich(int(os.environ.get("BENCH_LINES", "1000000")), int(os.environ.get("BENCH_EDITS", "15")))
+    print(table)
+    write_readme("rich", table)
 
 
 if __name__ == "__main__":

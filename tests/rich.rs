@@ -221,7 +221,10 @@ fn the_program_sees_a_colour_terminal_as_wide_as_the_panel() {
     let screen = session.expect_screen("#1 (done");
     assert!(screen.contains("tty True columns 98 force 1"), "{screen}");
     assert!(screen.contains("red text"), "{screen}");
-    assert!(!screen.contains("[31m"), "escapes are drawn as colour, not text: {screen}");
+    assert!(
+        !screen.contains("[31m"),
+        "escapes are drawn as colour, not text: {screen}"
+    );
     session.send("c");
     assert_eq!(session.wait(), 0);
 }

@@ -264,7 +264,14 @@ fn run_once(
         echo_given: interface.live_output(),
     });
     let start = Instant::now();
+    // Shown later rather than live, output is block-buffered and flushed by a helper every
+    // few frames: a line-buffered terminal costs a system call per line (a million lines:
+    // seconds), this costs one per 8 KB.
+    let buffering = (!interface.live_output()).then(|| BlockBuffering::start(py));
     let outcome = function.call(args, kwargs).map(Bound::unbind);
+    if let Some(buffering) = buffering {
+        buffering.stop(py);
+    }
     run.seconds = start.elapsed().as_secs_f64();
     ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).take();
     // A save's abort, or Ctrl-C during the run: the loop survives both.
@@ -299,6 +306,82 @@ fn run_once(
         }
     }
     (run, outcome)
+}
+
+/// sys.stdout and sys.stderr block-buffered for a run, flushed every 30 ms from a Rust
+/// thread (no Python thread the program could see).
+struct BlockBuffering {
+    /// (stream, line_buffering, write_through) as they were.
+    previous: Vec<(Py<PyAny>, Py<PyAny>, Py<PyAny>)>,
+    stop: std::sync::mpsc::Sender<()>,
+    flusher: std::thread::JoinHandle<()>,
+}
+
+impl BlockBuffering {
+    fn start(py: Python<'_>) -> BlockBuffering {
+        let mut previous = Vec::new();
+        if let Ok(sys) = py.import("sys") {
+            for name in ["stdout", "stderr"] {
+                let Ok(stream) = sys.getattr(name) else {
+                    continue;
+                };
+                let (Ok(line_buffering), Ok(write_through)) = (
+                    stream.getattr("line_buffering"),
+                    stream.getattr("write_through"),
+                ) else {
+                    continue;
+                };
+                // PYTHONUNBUFFERED makes them write through: buffer them all the same.
+                let keywords = PyDict::new(py);
+                let _ = keywords.set_item("line_buffering", false);
+                let _ = keywords.set_item("write_through", false);
+                if stream
+                    .call_method("reconfigure", (), Some(&keywords))
+                    .is_ok()
+                {
+                    previous.push((
+                        stream.unbind(),
+                        line_buffering.unbind(),
+                        write_through.unbind(),
+                    ));
+                }
+            }
+        }
+        // SAFETY: clearing a failed optional lookup.
+        unsafe { ffi::PyErr_Clear() };
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let flusher = std::thread::spawn(move || {
+            let every = std::time::Duration::from_millis(30);
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every)
+            {
+                Python::attach(crate::interp::flush_std_streams);
+            }
+        });
+        BlockBuffering {
+            previous,
+            stop,
+            flusher,
+        }
+    }
+
+    fn stop(self, py: Python<'_>) {
+        let _ = self.stop.send(());
+        let flusher = self.flusher;
+        py.detach(|| {
+            let _ = flusher.join();
+        });
+        crate::interp::flush_std_streams(py);
+        for (stream, line_buffering, write_through) in self.previous {
+            let keywords = PyDict::new(py);
+            let _ = keywords.set_item("line_buffering", line_buffering);
+            let _ = keywords.set_item("write_through", write_through);
+            let _ = stream
+                .bind(py)
+                .call_method("reconfigure", (), Some(&keywords));
+        }
+        // SAFETY: clearing a failed best-effort restore.
+        unsafe { ffi::PyErr_Clear() };
+    }
 }
 
 /// pdb's post-mortem on a run's error, on the real terminal.

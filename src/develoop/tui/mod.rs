@@ -268,10 +268,12 @@ fn ui_loop(tty: File, inbox: Receiver<Message>, commands: Sender<Command>, pipe:
             dirty = false;
             last_draw = Instant::now();
         }
+        // Short waits: a message from the runner cannot interrupt the terminal's poll, and a
+        // save's rerun should be on screen within a frame.
         let timeout = if dirty {
             FRAME.saturating_sub(last_draw.elapsed())
         } else {
-            Duration::from_millis(50)
+            Duration::from_millis(8)
         };
         if !event::poll(timeout).unwrap_or(false) {
             continue;
