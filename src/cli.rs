@@ -68,6 +68,12 @@ pub struct Cli {
     #[arg(long)]
     pub dev: bool,
 
+    /// Hot restart: wrap the functions and classes of watched modules matching PATTERN
+    /// (`__main__` or the script's name for the script) so a crash opens the debugger and
+    /// `c` runs the function again (repeatable)
+    #[arg(long = "restart", value_name = "PATTERN")]
+    pub restart: Vec<String>,
+
     /// The Python script to run (`-` reads it from standard input)
     #[arg(value_name = "SCRIPT")]
     pub script: Option<OsString>,
@@ -108,6 +114,7 @@ const LONG_WITH_VALUE: &[&str] = &[
     "--loop",
     "--xloop",
     "--loop-interface",
+    "--restart",
 ];
 
 /// Parses the arguments after the program name. On `--help`, `--version` or a usage error

@@ -4,6 +4,7 @@ mod cli;
 mod develoop;
 mod interp;
 mod live;
+mod restart;
 mod source;
 mod watch;
 
@@ -37,6 +38,7 @@ fn main() {
         let _ = writeln!(std::io::stderr(), "{warning}");
     }
 
+    restart::register();
     interp::initialize(&interp::Settings {
         argv: &argv,
         executable: &choice.executable,
@@ -78,6 +80,19 @@ fn main() {
     };
     if let Err(err) = develoop::install(py, cli.dev, interface) {
         err.print(py);
+    }
+    if let Err(err) = restart::install(py, &cli.restart) {
+        err.print(py);
+    }
+    let script_name = match &launch.target {
+        Target::Script(path) => path.file_stem().map(|s| s.to_string_lossy().into_owned()),
+        Target::Module(module) => Some(module.clone()),
+        _ => None,
+    };
+    let mut names = vec!["__main__"];
+    names.extend(script_name.as_deref());
+    if restart::matches_main(&cli.restart, &names) {
+        develoop::wrap_main_for_restart();
     }
     let exit = interp::run(py, &launch);
     interp::finish(exit)

@@ -261,6 +261,18 @@ fn watch(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Wat
     Watcher
 }
 
+/// `jurigged._apply_saved_changes()`: apply what was saved, now (hot_restart's `c`).
+#[pyfunction]
+fn _apply_saved_changes(py: Python<'_>) {
+    crate::live::apply_saved_changes(py);
+}
+
+/// `jurigged._is_watched(path)`: whether jurigged watches (and patches) that file.
+#[pyfunction]
+fn _is_watched(path: std::path::PathBuf) -> bool {
+    crate::live::is_watched(&path)
+}
+
 /// Puts `jurigged` and `jurigged.loop` in `sys.modules` (and `__` in builtins with
 /// `--dev`). `default_interface` is `--loop-interface`.
 pub fn install(py: Python<'_>, dev: bool, default_interface: &str) -> PyResult<()> {
@@ -289,6 +301,8 @@ pub fn install(py: Python<'_>, dev: bool, default_interface: &str) -> PyResult<(
     package.add("__version__", env!("CARGO_PKG_VERSION"))?;
     package.add("loop", &loop_module)?;
     package.add_function(wrap_pyfunction!(watch, &package)?)?;
+    package.add_function(wrap_pyfunction!(_apply_saved_changes, &package)?)?;
+    package.add_function(wrap_pyfunction!(_is_watched, &package)?)?;
     for name in ["xloop", "loop_on_error", "give", "__"] {
         package.add(name, loop_module.getattr(name)?)?;
     }

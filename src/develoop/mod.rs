@@ -32,9 +32,15 @@ pub fn prepare_loops(
     targets::prepare(py, names, main_file)
 }
 
-/// Whether names of the main module still wait to be defined.
+/// Whether the main module's top-level code needs our namespace: `--loop` names still
+/// wait to be defined, or `--restart` wraps what it defines.
 pub fn main_loops_pending() -> bool {
-    targets::main_names_pending()
+    targets::main_names_pending() || targets::wrapping_main()
+}
+
+/// `--restart` names the main module: wrap its functions and classes as they are defined.
+pub fn wrap_main_for_restart() {
+    targets::wrap_main();
 }
 
 /// The namespace the main module's top-level code runs with while names are pending.

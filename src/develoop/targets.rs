@@ -62,6 +62,16 @@ impl LoopName {
 
 /// Main-module names still waiting for their function to be defined.
 static PENDING: Mutex<Vec<LoopName>> = Mutex::new(Vec::new());
+/// `--restart` matches the main module.
+static WRAP_MAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn wrap_main() {
+    WRAP_MAIN.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn wrapping_main() -> bool {
+    WRAP_MAIN.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// Checks and sets up every name before the program runs. Names in other modules are
 /// imported and redirected now; names of the main module (`main_file`, its source) are

@@ -226,8 +226,39 @@ fn stop_watching(py: Python<'_>) {
 }
 
 /// Runs on the watcher thread for every batch of saved files.
-fn on_batch(mut paths: Vec<PathBuf>) {
+/// Serialises applying: the watcher thread and `apply_saved_changes` must never plan
+/// against the same running version at once.
+static APPLYING: Mutex<()> = Mutex::new(());
+
+fn on_batch(paths: Vec<PathBuf>) {
     let Some(service) = SERVICE.get() else { return };
+    let _turn = APPLYING.lock().unwrap_or_else(|e| e.into_inner());
+    apply_paths(service, paths);
+}
+
+/// Applies every saved change now, from the calling thread (hot_restart's `c`: the fix
+/// saved a moment ago must be in place before the function runs again).
+pub fn apply_saved_changes(py: Python<'_>) {
+    let Some(service) = service() else { return };
+    py.detach(|| {
+        let _turn = APPLYING.lock().unwrap_or_else(|e| e.into_inner());
+        let paths: Vec<PathBuf> = service
+            .files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        apply_paths(service, paths);
+    });
+}
+
+/// Whether a file is watched (its module would be patched).
+pub fn is_watched(path: &Path) -> bool {
+    service().is_some_and(|service| service.filter.matches(path))
+}
+
+fn apply_paths(service: &Service, mut paths: Vec<PathBuf>) {
     for path in service
         .retry
         .lock()
