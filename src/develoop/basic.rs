@@ -33,6 +33,10 @@ enum Keys {
 
 pub struct Basic {
     keys: Keys,
+    /// The run whose error `d` opens the debugger on.
+    failed_run: Option<usize>,
+    /// The last prompt line, shown again when the debugger is left.
+    prompt: String,
 }
 
 impl Basic {
@@ -53,7 +57,11 @@ impl Basic {
                 }
             }
         };
-        Basic { keys }
+        Basic {
+            keys,
+            failed_run: None,
+            prompt: String::new(),
+        }
     }
 
     fn say(&self, text: &str) {
@@ -105,10 +113,18 @@ impl Interface for Basic {
             Status::Running => String::new(),
         };
         self.say(&body);
-        self.say(&format!(
-            "{}\n",
-            rule(run.number, "(c)ontinue | (r)erun | (q)uit")
-        ));
+        self.failed_run = (run.status == Status::Error).then_some(run.number);
+        let keys = if self.failed_run.is_some() {
+            "(c)ontinue | (r)erun | (q)uit | (d)ebug"
+        } else {
+            "(c)ontinue | (r)erun | (q)uit"
+        };
+        self.prompt = format!("{}\n", rule(run.number, keys));
+        self.say(&self.prompt);
+    }
+
+    fn resume(&mut self) {
+        self.say(&self.prompt);
     }
 
     fn wait(&mut self, py: Python<'_>, wake: RawFd) -> Command {
@@ -124,9 +140,10 @@ impl Interface for Basic {
             Keys::Terminal { fd, .. } => Some(fd),
             Keys::Lines => None,
         };
+        let failed_run = self.failed_run;
         let command = py.detach(|| match keys {
-            Some(fd) => read_key(fd, wake),
-            None => read_line(wake),
+            Some(fd) => read_key(fd, wake, failed_run),
+            None => read_line(wake, failed_run),
         });
         if command == Command::Interrupted {
             // The SIGINT tripped Python's flag too: the loop reports it once, itself.
@@ -174,7 +191,7 @@ fn wait_readable(fd: RawFd, wake: RawFd) -> Option<bool> {
 }
 
 /// One key, without Enter (cbreak mode for the wait only).
-fn read_key(fd: RawFd, wake: RawFd) -> Command {
+fn read_key(fd: RawFd, wake: RawFd, failed_run: Option<usize>) -> Command {
     let saved = cbreak(fd);
     let command = loop {
         match wait_readable(fd, wake) {
@@ -191,6 +208,9 @@ fn read_key(fd: RawFd, wake: RawFd) -> Command {
                     b'c' | b'C' => break Command::Continue,
                     b'r' | b'R' => break Command::Rerun,
                     b'q' | b'Q' => break Command::Quit,
+                    b'd' | b'D' if failed_run.is_some() => {
+                        break Command::Debug(failed_run.unwrap_or_default());
+                    }
                     _ => {}
                 }
             }
@@ -221,7 +241,7 @@ fn cbreak(fd: RawFd) -> Option<libc::termios> {
 }
 
 /// One command per line from stdin (no terminal at all).
-fn read_line(wake: RawFd) -> Command {
+fn read_line(wake: RawFd, failed_run: Option<usize>) -> Command {
     let mut line = Vec::new();
     loop {
         match wait_readable(0, wake) {
@@ -242,6 +262,9 @@ fn read_line(wake: RawFd) -> Command {
                     Some(b'c') => return Command::Continue,
                     Some(b'r') => return Command::Rerun,
                     Some(b'q') => return Command::Quit,
+                    Some(b'd') if failed_run.is_some() => {
+                        return Command::Debug(failed_run.unwrap_or_default());
+                    }
                     _ => line.clear(),
                 }
             }

@@ -384,11 +384,15 @@ impl BlockBuffering {
     }
 }
 
-/// pdb's post-mortem on a run's error, on the real terminal.
+/// hot_restart's debugger on a run's error, on the real terminal.
 fn post_mortem(py: Python<'_>, error: &PyErr) {
+    let value = error.value(py);
+    if let Some(traceback) = error.traceback(py) {
+        let _ = value.setattr("__traceback__", traceback);
+    }
     let result = py
-        .import("pdb")
-        .and_then(|pdb| pdb.call_method1("post_mortem", (error.traceback(py),)));
+        .import("hot_restart")
+        .and_then(|module| module.call_method1("post_mortem", (value,)));
     if let Err(failure) = result {
         failure.print(py);
     }

@@ -340,6 +340,13 @@ impl MainNamespace {
         value: Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let globals = self.globals.bind(py);
+        let value = if wrapping_main() {
+            // --restart: what the script defines is wrapped as it is bound.
+            py.import("hot_restart")?
+                .call_method1("_wrap_value", ("__main__", &value))?
+        } else {
+            value
+        };
         globals.set_item(&key, value)?;
         let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
         if pending.is_empty() {

@@ -1,0 +1,400 @@
+//! Hot restart in a real pseudo-terminal, driven like pexpect: a wrapped function crashes,
+//! pdb opens at the crash with its live callers, the test saves a fix as an editor would,
+//! types `c`, and reads the transcript and the exit status.
+
+mod common;
+
+use std::path::Path;
+
+use common::jurigged;
+use common::program::{Save, edit, save};
+use common::pty::Session;
+
+fn project(body: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.py"), body).unwrap();
+    dir
+}
+
+fn spawn(dir: &Path, args: &[&str]) -> Session {
+    let mut all: Vec<&str> = args.to_vec();
+    all.push("app.py");
+    Session::spawn(&jurigged(), &all, dir, &[("HOT_RESTART_DEBUGGER", "pdb")])
+}
+
+const FLOW: &str = r#"
+import hot_restart
+
+
+def helper(x):
+    return x * 2
+
+
+@hot_restart.wrap
+def inner(x):
+    value = helper(x)
+    assert value > 100, "whoops"
+    print("in inner:", value)
+    return value
+
+
+def outer():
+    print("in outer", 10)
+    result = inner(20)
+    print("outer finished with", result)
+
+
+outer()
+"#;
+
+#[test]
+fn crash_debugger_fix_continue() {
+    let dir = project(FLOW);
+    let mut session = spawn(dir.path(), &[]);
+    let banner = session.expect("(Pdb) ");
+    assert!(
+        banner.contains("> __main__.inner: AssertionError('whoops')"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("> (c)ontinue to revive __main__.inner"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("> Ctrl-C to re-raise exception"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("app.py(12)inner()"),
+        "it opens in the wrapped function: {banner}"
+    );
+    // The live caller is inspectable.
+    session.send("u\r");
+    session.expect("outer()");
+    session.send("p result if 'result' in dir() else 'no result yet'\r");
+    session.expect("no result yet");
+    session.send("d\r");
+    session.expect("(Pdb) ");
+    session.send("p x\r");
+    session.expect("20");
+    // The fix is in a helper, not in the crashed function: every change is applied.
+    let text = FLOW.replace("return x * 2", "return x * 20");
+    save(&dir.path().join("app.py"), &text, Save::RenameOver);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    session.expect("> Reloaded <function inner at 0x");
+    session.expect("in inner: 400");
+    session.expect("outer finished with 400");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn a_second_crash_opens_the_debugger_again_without_help() {
+    let dir = project(FLOW);
+    let mut session = spawn(dir.path(), &[]);
+    session.expect("(Pdb) ");
+    edit(&dir.path().join("app.py"), "return x * 2", "return x * 3");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    let again = session.expect("(Pdb) ");
+    assert!(
+        again.contains("> __main__.inner: AssertionError('whoops')"),
+        "{again}"
+    );
+    assert!(
+        !again.contains("Ctrl-C to re-raise"),
+        "help only once: {again}"
+    );
+    edit(&dir.path().join("app.py"), "return x * 3", "return x * 30");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    session.expect("outer finished with 600");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn a_save_with_a_syntax_error_is_reported_and_the_old_code_retried() {
+    let dir = project(FLOW);
+    let mut session = spawn(dir.path(), &[]);
+    session.expect("(Pdb) ");
+    edit(&dir.path().join("app.py"), "return x * 2", "return x *");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    session.expect("SyntaxError");
+    session.expect("> __main__.inner: AssertionError('whoops')");
+    session.expect("(Pdb) ");
+    edit(&dir.path().join("app.py"), "return x *", "return x * 10");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    session.expect("outer finished with 200");
+    assert_eq!(session.wait(), 0);
+}
+
+const ESCALATE: &str = r#"
+import hot_restart
+
+
+@hot_restart.wrap
+def inner(x):
+    assert x > 100, "too small"
+    return x
+
+
+@hot_restart.wrap
+def outer(x):
+    return inner(x) * 2
+
+
+print("result", outer(5))
+"#;
+
+#[test]
+fn ctrl_c_hands_the_error_to_the_next_wrapped_caller() {
+    let dir = project(ESCALATE);
+    let mut session = spawn(dir.path(), &[]);
+    session.expect("> __main__.inner: AssertionError('too small')");
+    session.expect("(Pdb) ");
+    session.send("\x03");
+    let next = session.expect("(Pdb) ");
+    assert!(
+        next.contains("> __main__.outer: AssertionError('too small')"),
+        "{next}"
+    );
+    // Fix the caller: it passes a bigger value.
+    edit(
+        &dir.path().join("app.py"),
+        "return inner(x) * 2",
+        "return inner(x * 100) * 2",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    session.expect("result 1000");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn reraise_then_continue_escalates_and_q_leaves_one_level() {
+    let dir = project(ESCALATE);
+    let mut session = spawn(dir.path(), &[]);
+    session.expect("(Pdb) ");
+    session.send("hot_restart.reraise()\r");
+    session.expect("(Pdb) ");
+    session.send("c\r");
+    session.expect("> __main__.outer: AssertionError('too small')");
+    session.expect("(Pdb) ");
+    session.send("q\r");
+    session.expect("AssertionError: too small");
+    assert_eq!(session.wait(), 1);
+}
+
+#[test]
+fn exit_then_continue_ends_the_program_with_the_original_error() {
+    let dir = project(ESCALATE);
+    let mut session = spawn(dir.path(), &[]);
+    session.expect("(Pdb) ");
+    session.send("hot_restart.exit()\r");
+    session.expect("(Pdb) ");
+    session.send("c\r");
+    let rest = session.expect("AssertionError: too small");
+    assert!(
+        !rest.contains("__main__.outer: AssertionError"),
+        "no second debugger: {rest}"
+    );
+    assert!(rest.contains("Traceback (most recent call last)"), "{rest}");
+    assert_eq!(session.wait(), 1);
+}
+
+#[test]
+fn dash_dash_restart_wraps_without_editing_the_program() {
+    let body = "def compute(n):\n    return 10 / n\n\n\nclass Tool:\n    def run(self):\n        return compute(0)\n\n\nprint('got', Tool().run())\n";
+    let dir = project(body);
+    let mut session = spawn(dir.path(), &["--restart", "__main__"]);
+    let banner = session.expect("(Pdb) ");
+    assert!(
+        banner.contains("> __main__.compute: ZeroDivisionError"),
+        "{banner}"
+    );
+    edit(&dir.path().join("app.py"), "10 / n", "10 / (n + 1)");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    session.expect("got 10.0");
+    assert_eq!(session.wait(), 0);
+}
+
+const BETTER: &str = r#"
+import functools
+import hot_restart
+
+calls = []
+
+
+def counted(function):
+    calls.append(function.__name__)
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        return function(*args, **kwargs)
+    return wrapper
+
+
+@counted
+@hot_restart.wrap
+def keyword_only(a, *, scale=3, offset=1):
+    assert a > 10, "small"
+    return a * scale + offset
+
+
+def factory(n):
+    @hot_restart.wrap
+    def made():
+        return n
+    return made
+
+
+first, second = factory(1), factory(2)
+
+
+@hot_restart.wrap_class
+class Shapes:
+    @staticmethod
+    def unit():
+        return 1
+
+    @classmethod
+    def name(cls):
+        return cls.__name__
+
+    def area(self, side):
+        return side * side
+
+
+class Parent:
+    @hot_restart.wrap
+    def inner(self):
+        return "parent"
+
+
+class Child(Parent):
+    @hot_restart.wrap
+    def inner(self):
+        assert False, "child fails"
+        return "child"
+
+
+print("wrap_class", Shapes.unit(), Shapes.name(), Shapes().area(3))
+print("closures", first(), second())
+print("keyword only", keyword_only(20))
+print("decorated once", calls)
+print("child", Child().inner(), "parent", Parent().inner())
+"#;
+
+#[test]
+fn what_hot_restart_gets_wrong_works_here() {
+    let dir = project(BETTER);
+    let mut session = spawn(dir.path(), &[]);
+    session.expect("wrap_class 1 Shapes 9");
+    session.expect("closures 1 2");
+    session.expect("keyword only 61");
+    session.expect("decorated once ['keyword_only']");
+    let banner = session.expect("(Pdb) ");
+    assert!(
+        banner.contains("> __main__.Child.inner: AssertionError('child fails')"),
+        "{banner}"
+    );
+    edit(
+        &dir.path().join("app.py"),
+        "assert False, \"child fails\"",
+        "assert True",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    session.expect("child child parent parent");
+    assert_eq!(session.wait(), 0);
+    // Decorators above wrap ran once, keyword-only defaults held, closures kept their own.
+    assert!(
+        !session.transcript().contains("TypeError"),
+        "{}",
+        session.transcript()
+    );
+}
+
+#[test]
+fn keyword_only_defaults_survive_a_revival() {
+    let body = "import hot_restart\n\n\n@hot_restart.wrap\ndef scaled(a, *, scale=3):\n    assert a > 10, 'small'\n    return a * scale\n\n\nprint('scaled', scaled(5))\n";
+    let dir = project(body);
+    let mut session = spawn(dir.path(), &[]);
+    session.expect("(Pdb) ");
+    edit(
+        &dir.path().join("app.py"),
+        "assert a > 10, 'small'",
+        "assert a > 1, 'small'",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    session.expect("scaled 15");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn generators_say_why_they_cannot_be_revived_and_coroutines_are() {
+    let body = r#"
+import asyncio
+import hot_restart
+
+
+@hot_restart.wrap
+def numbers():
+    yield 1
+    raise ValueError("generator broke")
+
+
+@hot_restart.wrap
+async def fetch(n):
+    assert n > 10, "coroutine broke"
+    return n
+
+
+try:
+    print(list(numbers()))
+except ValueError as error:
+    print("the generator raised", error)
+print("fetched", asyncio.run(fetch(5)))
+"#;
+    let dir = project(body);
+    let mut session = spawn(dir.path(), &[]);
+    let banner = session.expect("(Pdb) ");
+    assert!(
+        banner.contains("is a generator: it cannot be revived"),
+        "{banner}"
+    );
+    session.send("c\r");
+    session.expect("the generator raised generator broke");
+    session.expect("> __main__.fetch: AssertionError('coroutine broke')");
+    session.expect("(Pdb) ");
+    edit(&dir.path().join("app.py"), "assert n > 10", "assert n > 1");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    session.expect("fetched 5");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn d_in_the_basic_develoop_opens_this_debugger() {
+    let body =
+        "def broken(n):\n    local_value = n * 7\n    raise ValueError('broken')\n\n\nbroken(6)\n";
+    let dir = project(body);
+    let mut session = spawn(
+        dir.path(),
+        &["--loop-interface", "basic", "--loop", "broken"],
+    );
+    session.expect("(q)uit | (d)ebug");
+    session.send("d");
+    session.expect("> __main__.broken: ValueError('broken')");
+    session.expect("(Pdb) ");
+    session.send("p local_value\r");
+    session.expect("42");
+    session.send("c\r");
+    session.expect("(q)uit | (d)ebug");
+    session.send("q");
+    assert_eq!(session.wait(), 1);
+}
