@@ -124,39 +124,54 @@ fn ctrl_c_aborts_a_running_function() {
     assert_eq!(session.wait(), 0);
 }
 
+/// Waits until the footer is the screen's last row (the program drew for the new size).
+fn footer_on_last_row(session: &Session) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let screen = session.screen();
+        let last = screen.lines().last().unwrap_or_default().to_string();
+        if last.starts_with("#1 (done") {
+            return screen;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no footer on the last row:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn resizing_reflows_the_screen() {
     let dir = project(APP);
     let mut session = spawn(dir.path(), &["--dev", "--loop", "compute", "app.py"]);
     session.expect_screen("#1 (done");
     session.resize(12, 50);
-    std::thread::sleep(Duration::from_millis(300));
-    let screen = session.expect_screen("#1 (done");
-    let last = screen.lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("#1 (done"),
-        "the footer is on the new last row:\n{screen}"
-    );
+    let screen = footer_on_last_row(&session);
+    assert_eq!(screen.lines().count(), 12, "{screen}");
     session.resize(10, 40);
-    session.expect_screen("#1 (done");
+    let screen = footer_on_last_row(&session);
+    assert!(
+        screen.lines().all(|line| line.chars().count() <= 40),
+        "{screen}"
+    );
     session.send("c");
     assert_eq!(session.wait(), 0);
 }
 
 #[test]
-fn sigterm_gives_the_terminal_back() {
-    let dir = project(APP);
-    let mut session = spawn(dir.path(), &["--dev", "--loop", "compute", "app.py"]);
-    session.expect_screen("#1 (done");
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(session.pid(), libc::SIGTERM) };
-    let signal = session.wait_signal().unwrap_or_default();
-    assert!(
-        signal.contains("Terminated"),
-        "ended by SIGTERM, not {signal:?}"
-    );
-    assert_eq!(session.screen_modes(), (false, false));
-    assert!(session.terminal_cooked());
+fn sigterm_and_sighup_give_the_terminal_back() {
+    for (signal, name) in [(libc::SIGTERM, "Terminated"), (libc::SIGHUP, "Hangup")] {
+        let dir = project(APP);
+        let mut session = spawn(dir.path(), &["--dev", "--loop", "compute", "app.py"]);
+        session.expect_screen("#1 (done");
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(session.pid(), signal) };
+        let ended_by = session.wait_signal().unwrap_or_default();
+        assert!(ended_by.contains(name), "ended by {name}, not {ended_by:?}");
+        assert_eq!(session.screen_modes(), (false, false));
+        assert!(session.terminal_cooked());
+    }
 }
 
 #[test]
