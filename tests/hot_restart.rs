@@ -286,6 +286,7 @@ print("closures", first(), second())
 print("keyword only", keyword_only(20))
 print("decorated once", calls)
 print("child", Child().inner(), "parent", Parent().inner())
+print("after the revival: closures", first(), second(), "decorated", calls, "kw", keyword_only(20))
 "#;
 
 #[test]
@@ -309,6 +310,7 @@ fn what_hot_restart_gets_wrong_works_here() {
     std::thread::sleep(std::time::Duration::from_millis(100));
     session.send("c\r");
     session.expect("child child parent parent");
+    session.expect("after the revival: closures 1 2 decorated ['keyword_only'] kw 61");
     assert_eq!(session.wait(), 0);
     // Decorators above wrap ran once, keyword-only defaults held, closures kept their own.
     assert!(
@@ -397,4 +399,18 @@ fn d_in_the_basic_develoop_opens_this_debugger() {
     session.expect("(q)uit | (d)ebug");
     session.send("q");
     assert_eq!(session.wait(), 1);
+}
+
+#[test]
+fn dash_dash_restart_wraps_imported_modules_that_match() {
+    let dir = project("import tools\n\nprint('tools say', tools.ratio(0))\n");
+    std::fs::write(dir.path().join("tools.py"), "def ratio(n):\n    return 1 / n\n").unwrap();
+    let mut session = spawn(dir.path(), &["--restart", "tool*"]);
+    let banner = session.expect("(Pdb) ");
+    assert!(banner.contains("> tools.ratio: ZeroDivisionError"), "{banner}");
+    edit(&dir.path().join("tools.py"), "1 / n", "1 / (n + 4)");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    session.expect("tools say 0.25");
+    assert_eq!(session.wait(), 0);
 }
