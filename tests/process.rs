@@ -248,6 +248,7 @@ fn help_lists_every_option() {
         "--verbose",
         "--dev",
         "--version",
+        "--restart",
         "[SCRIPT]",
     ] {
         assert!(
