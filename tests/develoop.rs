@@ -6,19 +6,9 @@ mod common;
 
 use std::path::Path;
 
-use common::jurigged;
 use common::program::edit;
 use common::pty::Session;
-
-fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    dir
-}
+use common::{jurigged, project};
 
 /// Runs with the basic interface (the rich one is the default on a terminal).
 fn spawn(dir: &Path, args: &[&str]) -> Session {

@@ -11,9 +11,7 @@ use common::program::{Save, edit, save};
 use common::pty::Session;
 
 fn project(body: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("app.py"), body).unwrap();
-    dir
+    common::project(&[("app.py", body)])
 }
 
 fn spawn(dir: &Path, args: &[&str]) -> Session {
@@ -404,10 +402,17 @@ fn d_in_the_basic_develoop_opens_this_debugger() {
 #[test]
 fn dash_dash_restart_wraps_imported_modules_that_match() {
     let dir = project("import tools\n\nprint('tools say', tools.ratio(0))\n");
-    std::fs::write(dir.path().join("tools.py"), "def ratio(n):\n    return 1 / n\n").unwrap();
+    std::fs::write(
+        dir.path().join("tools.py"),
+        "def ratio(n):\n    return 1 / n\n",
+    )
+    .unwrap();
     let mut session = spawn(dir.path(), &["--restart", "tool*"]);
     let banner = session.expect("(Pdb) ");
-    assert!(banner.contains("> tools.ratio: ZeroDivisionError"), "{banner}");
+    assert!(
+        banner.contains("> tools.ratio: ZeroDivisionError"),
+        "{banner}"
+    );
     edit(&dir.path().join("tools.py"), "1 / n", "1 / (n + 4)");
     std::thread::sleep(std::time::Duration::from_millis(100));
     session.send("c\r");

@@ -8,8 +8,8 @@ mod common;
 
 use std::path::Path;
 
-use common::jurigged;
 use common::program::{ALL_SAVES, Program, Save, edit, save};
+use common::{jurigged, project};
 
 /// The loop every program ends with: print `probe()` whenever its value changes.
 const LOOP: &str = r#"
@@ -26,16 +26,6 @@ while True:
         _last = _value
     _time.sleep(0.005)
 "#;
-
-fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    dir
-}
 
 fn start(dir: &Path, args: &[&str]) -> Program {
     Program::start(&jurigged(), args, dir)

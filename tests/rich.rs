@@ -31,9 +31,7 @@ print("the caller got", compute(4))
 "#;
 
 fn project(body: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("app.py"), body).unwrap();
-    dir
+    common::project(&[("app.py", body)])
 }
 
 fn spawn(dir: &Path, args: &[&str]) -> Session {

@@ -179,7 +179,7 @@ pub fn run_loop(
             seconds: 0.0,
             result: None,
             result_pretty: None,
-            error: Some(format_traceback(py, &error)),
+            error: Some(crate::interp::format_traceback(py, &error)),
             given: Given::default(),
             stdout: shared(max_lines()),
             stderr: shared(max_lines()),
@@ -302,7 +302,7 @@ fn run_once(
         }
         Err(error) => {
             run.status = Status::Error;
-            run.error = Some(format_traceback(py, error));
+            run.error = Some(crate::interp::format_traceback(py, error));
         }
     }
     (run, outcome)
@@ -470,22 +470,6 @@ fn show(py: Python<'_>, value: &Bound<'_, PyAny>) -> Shown {
     }
     let _ = py;
     Shown::Other(type_name)
-}
-
-/// The traceback of an error, without the first frame when it is the loop's own call.
-pub fn format_traceback(py: Python<'_>, error: &PyErr) -> String {
-    let formatted = py.import("traceback").and_then(|traceback| {
-        let lines = traceback.call_method1(
-            "format_exception",
-            (error.get_type(py), error.value(py), error.traceback(py)),
-        )?;
-        let mut text = String::new();
-        for line in lines.try_iter()? {
-            text.push_str(&line?.extract::<String>()?);
-        }
-        Ok::<_, PyErr>(text)
-    });
-    formatted.unwrap_or_else(|_| error.to_string())
 }
 
 /// Whether an exception enters an `xloop` (Exception, not SystemExit and friends).

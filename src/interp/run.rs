@@ -542,6 +542,23 @@ fn system_exit_status(py: Python<'_>, value: &Bound<'_, PyAny>) -> i32 {
     1
 }
 
+/// An exception's traceback as `traceback.format_exception` writes it. Code run from Rust
+/// has no frame of ours, so it holds the program's frames only.
+pub fn format_traceback(py: Python<'_>, error: &PyErr) -> String {
+    let formatted = py.import("traceback").and_then(|traceback| {
+        let lines = traceback.call_method1(
+            "format_exception",
+            (error.get_type(py), error.value(py), error.traceback(py)),
+        )?;
+        let mut text = String::new();
+        for line in lines.try_iter()? {
+            text.push_str(&line?.extract::<String>()?);
+        }
+        Ok::<_, PyErr>(text)
+    });
+    formatted.unwrap_or_else(|_| error.to_string())
+}
+
 /// Flushes sys.stdout and sys.stderr, ignoring errors, as python does after a run.
 pub fn flush_std_streams(py: Python<'_>) {
     if let Ok(sys) = py.import("sys") {

@@ -85,7 +85,7 @@ pub fn apply(py: Python<'_>, changes: &[FileChange], log: &Logger) -> Result<Vec
             for change in changes {
                 refresh_linecache(py, &change.code_filename, &change.new_source);
             }
-            let report = format_error(py, &err);
+            let report = crate::interp::format_traceback(py, &err);
             for change in changes {
                 refresh_linecache(py, &change.code_filename, &change.old_source);
             }
@@ -1233,20 +1233,4 @@ fn refresh_linecache(py: Python<'_>, filename: &str, source: &str) {
         // SAFETY: a failed cache refresh only costs stale source lines in tracebacks.
         unsafe { pyo3::ffi::PyErr_Clear() };
     }
-}
-
-/// The traceback of the user's code (our frames are Rust: there are none to hide).
-fn format_error(py: Python<'_>, err: &PyErr) -> String {
-    let formatted = py.import("traceback").and_then(|traceback| {
-        let lines = traceback.call_method1(
-            "format_exception",
-            (err.get_type(py), err.value(py), err.traceback(py)),
-        )?;
-        let mut text = String::new();
-        for line in lines.try_iter()? {
-            text.push_str(&line?.extract::<String>()?);
-        }
-        Ok::<_, PyErr>(text)
-    });
-    formatted.unwrap_or_else(|_| err.to_string())
 }
