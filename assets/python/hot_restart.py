@@ -234,7 +234,9 @@ def _post_mortem(key, error, note=None):
     debugger = _debugger(start)
     try:
         debugger.reset()
-        debugger.cmdqueue.append("l")
+        if DEBUGGER == "pdb":
+            # ipdb shows the code around the line by itself.
+            debugger.cmdqueue.append("l")
         debugger.interaction(None, traceback)
     except KeyboardInterrupt:
         return "reraise"
