@@ -241,3 +241,21 @@ fn the_program_sees_a_colour_terminal_as_wide_as_the_panel() {
     session.send("c");
     assert_eq!(session.wait(), 0);
 }
+
+#[test]
+fn verbose_lines_go_to_the_status_line_not_over_the_screen() {
+    let dir = project(APP);
+    let mut session = spawn(dir.path(), &["-v", "--dev", "--loop", "compute", "app.py"]);
+    session.expect_screen("#1 (done");
+    edit(&dir.path().join("app.py"), "n * 10", "n * 100");
+    let screen = session.expect_screen("#2 (done");
+    let status = screen.lines().nth(1).unwrap_or_default();
+    assert!(status.starts_with("Update __main__.compute"), "{screen}");
+    let stray = screen
+        .lines()
+        .skip(2)
+        .any(|line| line.contains("Update __main__"));
+    assert!(!stray, "no log line over the panels:\n{screen}");
+    session.send("c");
+    assert_eq!(session.wait(), 0);
+}

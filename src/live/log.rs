@@ -39,6 +39,12 @@ impl Logger {
     }
 
     fn line(&self, style: Style, text: &str) {
+        // A full-screen interface owns the terminal: lines go to its status line instead
+        // of scribbling over it.
+        if crate::develoop::tui::is_active() {
+            crate::develoop::tui::report_patch(text, matches!(style, Style::Red));
+            return;
+        }
         let mut stderr = std::io::stderr().lock();
         let _ = if self.color {
             writeln!(stderr, "{}{text}\x1b[0m", style.escape())

@@ -25,7 +25,7 @@ use ratatui::backend::CrosstermBackend;
 use super::runner::{Command, Interface, Run, abort_current};
 pub use state::RunView;
 use state::{Action, App};
-pub use terminal::restore as restore_terminal;
+pub use terminal::{is_active, restore as restore_terminal};
 
 /// At most this often a frame is drawn.
 const FRAME: Duration = Duration::from_millis(16);

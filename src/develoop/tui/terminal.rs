@@ -19,6 +19,11 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Serialises restoring (a signal thread and a panic may race).
 static RESTORING: Mutex<()> = Mutex::new(());
 
+/// Whether the full-screen interface holds the terminal (nothing else may write to it).
+pub fn is_active() -> bool {
+    ACTIVE.load(Ordering::SeqCst)
+}
+
 /// The real terminal.
 pub fn open_tty() -> std::io::Result<File> {
     std::fs::OpenOptions::new()
