@@ -93,6 +93,13 @@ fn main() {
     names.extend(script_name.as_deref());
     if restart::matches_main(&cli.restart, &names) {
         develoop::wrap_main_for_restart();
+        // Definitions later saves add to the script are wrapped too.
+        let marked = py.import("__main__").and_then(|main| {
+            pyo3::types::PyAnyMethods::setattr(main.as_any(), "__hot_restart_wrapped__", true)
+        });
+        if let Err(err) = marked {
+            err.print(py);
+        }
     }
     let exit = interp::run(py, &launch);
     interp::finish(exit)

@@ -419,3 +419,30 @@ fn dash_dash_restart_wraps_imported_modules_that_match() {
     session.expect("tools say 0.25");
     assert_eq!(session.wait(), 0);
 }
+
+#[test]
+fn definitions_added_by_a_save_are_wrapped_too() {
+    let body = "import time\n\n\ndef tick():\n    return 1\n\n\nwhile True:\n    if 'later' in globals():\n        print('later gave', later())\n        break\n    time.sleep(0.01)\n";
+    let dir = project(body);
+    let mut session = spawn(dir.path(), &["--restart", "__main__"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    edit(
+        &dir.path().join("app.py"),
+        "def tick():",
+        "def later():\n    raise ValueError('added later')\n\n\ndef tick():",
+    );
+    let banner = session.expect("(Pdb) ");
+    assert!(
+        banner.contains("> __main__.later: ValueError('added later')"),
+        "{banner}"
+    );
+    edit(
+        &dir.path().join("app.py"),
+        "raise ValueError('added later')",
+        "return 'fixed'",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    session.expect("later gave fixed");
+    assert_eq!(session.wait(), 0);
+}

@@ -317,6 +317,7 @@ def _debugger(start):
 
 def wrap_class(cls):
     """Wraps every method of ``cls`` (static and class methods too); returns ``cls``."""
+    cls.__hot_restart_wrapped__ = True
     for name, value in list(vars(cls).items()):
         if name in _SKIPPED_METHODS or getattr(value, "_hot_restart_no_wrap", False):
             continue
@@ -339,6 +340,7 @@ def wrap_module(module_or_name=None):
         module = sys.modules[module_or_name]
     else:
         module = module_or_name
+    module.__hot_restart_wrapped__ = True
     _wrap_namespace(vars(module), module.__name__, lambda key, value: setattr(module, key, value))
     return module
 
@@ -422,3 +424,19 @@ def _restart_modules(patterns):
                 if jurigged._is_watched(origin):
                     wrap_module(module)
     sys.meta_path.insert(0, _RestartFinder(list(patterns)))
+
+
+def _rewrap(holder, name, module_name):
+    """A definition a save added to a wrapped module or class is wrapped too."""
+    value = vars(holder).get(name)
+    if value is None or getattr(value, "_hot_restart_no_wrap", False):
+        return
+    if isinstance(holder, type):
+        if name in _SKIPPED_METHODS:
+            return
+        if isinstance(value, (staticmethod, classmethod)) or inspect.isfunction(value):
+            setattr(holder, name, wrap(value))
+    else:
+        wrapped = _wrap_value(module_name, value)
+        if wrapped is not value:
+            setattr(holder, name, wrapped)

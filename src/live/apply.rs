@@ -183,6 +183,8 @@ enum Step<'py> {
     /// Run `code` in a namespace of each module (a new definition or a statement).
     Exec {
         code: Bound<'py, PyAny>,
+        /// The name a new definition binds (hot restart wraps it in a wrapped module).
+        defines: Option<String>,
         /// (module globals, namespace) for every module loaded from the file.
         targets: Vec<(Bound<'py, PyModule>, Namespace<'py>)>,
         report: Report,
@@ -401,8 +403,10 @@ fn exec_step<'py>(
             namespace_for(&module.module, classes)?,
         ));
     }
+    let defines = (definition.kind != Kind::Statement).then(|| definition.name.clone());
     Ok(Step::Exec {
         code,
+        defines,
         targets,
         report,
     })
@@ -699,11 +703,15 @@ fn execute<'py>(
             }
             Step::Exec {
                 code,
+                defines,
                 targets,
                 report,
             } => {
                 for (module, namespace) in &targets {
                     run_in(py, &code, namespace, module, undo)?;
+                    if let Some(name) = &defines {
+                        wrap_for_hot_restart(py, module, namespace, name)?;
+                    }
                 }
                 reports.push(report);
             }
@@ -800,6 +808,32 @@ fn run_in<'py>(
             proxy.borrow().bind_class_cell(py)?;
         }
     }
+    Ok(())
+}
+
+/// A definition added to a module or class that hot restart wraps is wrapped too.
+fn wrap_for_hot_restart(
+    py: Python<'_>,
+    module: &Bound<'_, PyModule>,
+    namespace: &Namespace<'_>,
+    name: &str,
+) -> PyResult<()> {
+    let holder = match namespace {
+        Namespace::Module(module) => module.clone().into_any(),
+        Namespace::Class(class) => class.clone().into_any(),
+    };
+    let wrapped = holder
+        .getattr("__hot_restart_wrapped__")
+        .and_then(|marker| marker.is_truthy())
+        .unwrap_or(false);
+    if !wrapped {
+        // SAFETY: clearing the failed lookup of an optional marker.
+        unsafe { pyo3::ffi::PyErr_Clear() };
+        return Ok(());
+    }
+    let module_name = module.name()?;
+    py.import("hot_restart")?
+        .call_method1("_rewrap", (holder, name, module_name))?;
     Ok(())
 }
 
