@@ -90,9 +90,9 @@ fn output_shows_while_running_and_a_aborts() {
     );
     let dir = project(&body);
     let mut session = spawn(dir.path(), &["--dev", "--loop", "slow", "app.py"]);
-    let screen = session.expect_screen("started the slow one");
+    session.expect_screen("started the slow one");
+    let screen = session.expect_screen("(a)bort");
     assert!(screen.contains("(running"), "{screen}");
-    assert!(screen.contains("(a)bort"), "{screen}");
     session.send("a");
     session.expect_screen("#1 (aborted");
     session.send("q");

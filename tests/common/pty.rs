@@ -10,6 +10,8 @@ use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 pub struct Session {
     output: Arc<Mutex<Vec<u8>>>,
+    /// Set when the reader has seen the end of the output.
+    drained: Arc<std::sync::atomic::AtomicBool>,
     writer: Arc<Mutex<Box<dyn Write + Send>>>,
     /// The screen, as a terminal would show it.
     screen: Arc<Mutex<vt100::Parser>>,
@@ -55,6 +57,8 @@ impl Session {
             Arc::clone(&screen),
             Arc::clone(&writer),
         );
+        let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let end = Arc::clone(&drained);
         std::thread::spawn(move || {
             let mut buffer = [0u8; 4096];
             while let Ok(n) = reader.read(&mut buffer) {
@@ -71,9 +75,11 @@ impl Session {
                     let _ = answer.lock().unwrap().write_all(reply.as_bytes());
                 }
             }
+            end.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         Session {
             output,
+            drained,
             screen,
             writer,
             child,
@@ -188,11 +194,21 @@ impl Session {
         flags.contains(LocalFlags::ICANON) && flags.contains(LocalFlags::ECHO)
     }
 
+    /// Waits (briefly) until everything the program wrote has been read, so the screen is
+    /// final when a test looks at it after the program ended.
+    fn drain(&self) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !self.drained.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Waits for the program to end; returns the name of the signal that ended it, if one did.
     pub fn wait_signal(&mut self) -> Option<String> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                self.drain();
                 return status.signal().map(str::to_string);
             }
             if Instant::now() > deadline {
@@ -208,6 +224,7 @@ impl Session {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                self.drain();
                 return match status.signal() {
                     Some(_) => 128 + status.exit_code(),
                     None => status.exit_code(),
