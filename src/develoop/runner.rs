@@ -164,7 +164,7 @@ pub fn run_loop(
     first_error: Option<PyErr>,
     interface: &mut dyn Interface,
 ) -> PyResult<Py<PyAny>> {
-    let signature = describe_call(py, function, args, kwargs);
+    let signature = describe_call(function, args, kwargs);
     let mut number = 0;
     let mut last: Result<Py<PyAny>, PyErr> = Ok(py.None());
     // Errors by run, for the debugger.
@@ -423,7 +423,6 @@ fn is_main_thread(py: Python<'_>) -> bool {
 
 /// `fn(args)` as jurigged shows a call.
 fn describe_call(
-    py: Python<'_>,
     function: &Bound<'_, PyAny>,
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, PyDict>>,
@@ -432,18 +431,14 @@ fn describe_call(
         .getattr("__qualname__")
         .and_then(|q| q.extract())
         .unwrap_or_else(|_| "<function>".into());
-    let shown: Vec<Shown> = args.iter().map(|a| show(py, &a)).collect();
+    let shown: Vec<Shown> = args.iter().map(|a| show(&a)).collect();
     let keywords: Vec<(String, Shown)> = kwargs
-        .map(|kw| {
-            kw.iter()
-                .map(|(k, v)| (k.to_string(), show(py, &v)))
-                .collect()
-        })
+        .map(|kw| kw.iter().map(|(k, v)| (k.to_string(), show(&v))).collect())
         .unwrap_or_default();
     signature(&name, &shown, &keywords)
 }
 
-fn show(py: Python<'_>, value: &Bound<'_, PyAny>) -> Shown {
+fn show(value: &Bound<'_, PyAny>) -> Shown {
     let type_name = value
         .get_type()
         .name()
@@ -468,7 +463,6 @@ fn show(py: Python<'_>, value: &Bound<'_, PyAny>) -> Shown {
             .unwrap_or_default();
         return Shown::Function(qualname);
     }
-    let _ = py;
     Shown::Other(type_name)
 }
 

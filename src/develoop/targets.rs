@@ -84,7 +84,7 @@ pub fn prepare(py: Python<'_>, names: &[LoopName], main_file: Option<&Path>) -> 
                     format!("jurigged: {} {}: {}", name.flag(), name.spec, err.value(py))
                 })?;
                 let globals = module_object.dict();
-                let resolved = resolve(py, &globals, &name.path).map_err(|_| {
+                let resolved = resolve(&globals, &name.path).map_err(|_| {
                     format!(
                         "jurigged: {} {}: no function or method '{}' in module '{module}'",
                         name.flag(),
@@ -159,11 +159,7 @@ fn defines(file: &Path, path: &[String]) -> bool {
 }
 
 /// The function object at `path` in a module namespace (decorators unwrapped).
-fn resolve<'py>(
-    py: Python<'py>,
-    globals: &Bound<'py, PyDict>,
-    path: &[String],
-) -> PyResult<Bound<'py, PyAny>> {
+fn resolve<'py>(globals: &Bound<'py, PyDict>, path: &[String]) -> PyResult<Bound<'py, PyAny>> {
     let (first, rest) = path
         .split_first()
         .ok_or_else(|| PyKeyError::new_err("empty name"))?;
@@ -181,16 +177,12 @@ fn resolve<'py>(
             .map_err(|_| PyKeyError::new_err(part.clone()))?;
     }
     let wanted = path.last().cloned().unwrap_or_default();
-    find_function(py, &current, &wanted).ok_or_else(|| PyKeyError::new_err(wanted))
+    find_function(&current, &wanted).ok_or_else(|| PyKeyError::new_err(wanted))
 }
 
 /// Looks through decorators (`__wrapped__`, `__func__`, closure cells) for the function
 /// named `name`.
-fn find_function<'py>(
-    py: Python<'py>,
-    start: &Bound<'py, PyAny>,
-    name: &str,
-) -> Option<Bound<'py, PyAny>> {
+fn find_function<'py>(start: &Bound<'py, PyAny>, name: &str) -> Option<Bound<'py, PyAny>> {
     let mut stack = vec![start.clone()];
     let mut seen = 0;
     while let Some(object) = stack.pop() {
@@ -223,7 +215,6 @@ fn find_function<'py>(
             }
         }
     }
-    let _ = py;
     None
 }
 
@@ -357,7 +348,7 @@ impl MainNamespace {
         while index < pending.len() {
             let name = &pending[index];
             if name.path.first() == Some(&bound)
-                && let Ok(function) = resolve(py, globals, &name.path)
+                && let Ok(function) = resolve(globals, &name.path)
             {
                 redirect(py, &function, name.only_on_error)?;
                 pending.remove(index);
