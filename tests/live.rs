@@ -491,6 +491,16 @@ fn the_running_top_level_loop_is_never_started_twice() {
         "_time.sleep(0.006)\n    print('second loop', flush=True)",
     );
     program.expect_stderr("not re-running __main__ @L");
+    // Lines above the loop move, and the loop changes again: still never a second copy.
+    let filler = "# a comment\n".repeat(30);
+    edit(&app, "def probe():", &format!("{filler}\n\ndef probe():"));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    edit(&app, "_time.sleep(0.006)", "_time.sleep(0.007)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while program.stderr().matches("not re-running __main__").count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "{}", program.stderr());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     edit(&app, "return 'x'", "return 'y'");
     program.expect("y");
     assert!(

@@ -259,3 +259,42 @@ fn verbose_lines_go_to_the_status_line_not_over_the_screen() {
     session.send("c");
     assert_eq!(session.wait(), 0);
 }
+
+#[test]
+fn what_other_threads_print_between_runs_is_shown_after_the_interface() {
+    let body = r#"
+import threading
+import time
+
+
+def ticker():
+    for n in range(5):
+        print(f"tick {n}", flush=True)
+        time.sleep(0.02)
+
+
+def compute(n):
+    return n * 2
+
+
+threading.Thread(target=ticker).start()
+print("the caller got", compute(4))
+"#;
+    let dir = project(body);
+    let mut session = spawn(dir.path(), &["--loop", "compute", "app.py"]);
+    session.expect_screen("#1 (done");
+    std::thread::sleep(Duration::from_millis(300));
+    let screen = session.screen();
+    assert!(
+        !screen.contains("tick 4"),
+        "nothing scribbles over the interface:\n{screen}"
+    );
+    session.send("c");
+    session.expect("the caller got 8");
+    assert_eq!(session.wait(), 0);
+    let screen = session.screen();
+    assert!(
+        screen.contains("tick 4"),
+        "the ticks are on the normal screen after:\n{screen}"
+    );
+}

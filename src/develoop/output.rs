@@ -81,7 +81,6 @@ impl Output {
     }
 
     /// Everything, as one string.
-    #[cfg(test)]
     pub fn text(&self) -> String {
         let mut text = self.lines(0, self.count()).join("\n");
         if self.partial.is_empty() && !self.lines.is_empty() {

@@ -29,6 +29,12 @@ pub struct FileChange {
     pub is_main: bool,
     pub old_source: String,
     pub old_tree: ModuleTree,
+    /// The version the module's top-level code was compiled from: a running top-level
+    /// statement's line numbers are that version's.
+    pub loaded_tree: ModuleTree,
+    /// Running top-level statements whose text changed since they started:
+    /// (tokens as loaded, tokens now).
+    pub running_aliases: Vec<(Vec<String>, Vec<String>)>,
     pub new_source: String,
     pub new_tree: ModuleTree,
     pub ops: Vec<Op>,
@@ -43,13 +49,20 @@ enum Report {
     Note(String),
 }
 
-/// Applies every change or none. Returns the operations done, in jurigged's words (also
-/// logged with `-v`), or on failure the report to print.
-pub fn apply(py: Python<'_>, changes: &[FileChange], log: &Logger) -> Result<Vec<String>, String> {
+/// What a batch did: the operations, in jurigged's words (also logged with `-v`), and the
+/// running statements left alone whose text changed: (file, tokens as loaded, tokens now).
+pub struct Applied {
+    pub done: Vec<String>,
+    pub running_aliases: Vec<(PathBuf, Vec<String>, Vec<String>)>,
+}
+
+/// Applies every change or none. On failure returns the report to print.
+pub fn apply(py: Python<'_>, changes: &[FileChange], log: &Logger) -> Result<Applied, String> {
     let _no_switching = SwitchIntervalGuard::new(py);
     let mut undo = Undo::default();
     let mut reports = Vec::new();
-    let result = apply_all(py, changes, &mut undo, &mut reports);
+    let mut aliases = Vec::new();
+    let result = apply_all(py, changes, &mut undo, &mut reports, &mut aliases);
     match result {
         Ok(()) => {
             for change in changes {
@@ -77,7 +90,10 @@ pub fn apply(py: Python<'_>, changes: &[FileChange], log: &Logger) -> Result<Vec
                     Report::Note(text) => log.error(&text),
                 }
             }
-            Ok(done)
+            Ok(Applied {
+                done,
+                running_aliases: aliases,
+            })
         }
         Err(err) => {
             undo.rollback(py);
@@ -99,6 +115,7 @@ fn apply_all(
     changes: &[FileChange],
     undo: &mut Undo,
     reports: &mut Vec<Report>,
+    aliases: &mut Vec<(PathBuf, Vec<String>, Vec<String>)>,
 ) -> PyResult<()> {
     // Compile everything before anything runs: a compile error changes nothing.
     let mut prepared = Vec::new();
@@ -107,7 +124,7 @@ fn apply_all(
         if modules.is_empty() {
             continue;
         }
-        prepared.push(prepare(py, change, modules, reports)?);
+        prepared.push(prepare(py, change, modules, reports, aliases)?);
     }
     for batch in prepared {
         execute(py, batch, undo, reports)?;
@@ -210,6 +227,7 @@ fn prepare<'py>(
     change: &FileChange,
     modules: Vec<LiveModule<'py>>,
     reports: &mut Vec<Report>,
+    aliases: &mut Vec<(PathBuf, Vec<String>, Vec<String>)>,
 ) -> PyResult<Prepared<'py>> {
     let mut live = LiveObjects::collect(py, &modules, &change.code_filename)?;
     let flags = future_flags(py, &modules[0].module)?;
@@ -219,8 +237,16 @@ fn prepare<'py>(
         filename: &change.code_filename,
         flags,
     };
-    let running = running_statements(py, &modules, &change.old_tree)?;
-    let skipped = skipped_runs(&change.ops, &running);
+    let running = running_statements(py, &modules, change)?;
+    let (skipped, left_running) = skipped_runs(&change.ops, &running);
+    // A statement left running as loaded has a new text now: that is its name from here on.
+    for (index, loaded_tokens) in left_running {
+        if let Some(Op::Run { line, .. }) = change.ops.get(index)
+            && let Some(new) = change.new_tree.definitions.iter().find(|d| d.line == *line)
+        {
+            aliases.push((change.path.clone(), loaded_tokens, new.body_tokens.clone()));
+        }
+    }
     let main = &modules[0];
     let mut steps = Vec::new();
     for (index, op) in change.ops.iter().enumerate() {
@@ -579,8 +605,8 @@ fn future_flags(py: Python<'_>, module: &Bound<'_, PyModule>) -> PyResult<i64> {
 fn running_statements(
     py: Python<'_>,
     modules: &[LiveModule<'_>],
-    old_tree: &ModuleTree,
-) -> PyResult<Vec<(usize, String)>> {
+    change: &FileChange,
+) -> PyResult<Vec<(usize, String, Vec<String>)>> {
     let mut running = Vec::new();
     let frames = py.import("sys")?.call_method0("_current_frames")?;
     for frame in frames.call_method0("values")?.try_iter()? {
@@ -591,13 +617,8 @@ fn running_statements(
                 let globals = frame.getattr("f_globals")?;
                 if modules.iter().any(|m| m.module.dict().is(&globals)) {
                     let line: usize = frame.getattr("f_lineno")?.extract().unwrap_or(0);
-                    if let Some(statement) = old_tree
-                        .definitions
-                        .iter()
-                        .find(|d| d.kind == Kind::Statement && d.line <= line && line <= d.end_line)
-                    {
-                        let first = statement.body_tokens.first().cloned().unwrap_or_default();
-                        running.push((statement.line, first));
+                    if let Some(found) = running_in_old_tree(change, line) {
+                        running.push(found);
                     }
                 }
             }
@@ -607,12 +628,41 @@ fn running_statements(
     Ok(running)
 }
 
+/// The running top-level statement at `line` of the version the module was loaded from,
+/// found again in the old tree by its text (its current text, if a save changed it while it
+/// ran): (old line, first token, tokens as loaded).
+fn running_in_old_tree(change: &FileChange, line: usize) -> Option<(usize, String, Vec<String>)> {
+    let loaded = change
+        .loaded_tree
+        .definitions
+        .iter()
+        .find(|d| d.kind == Kind::Statement && d.line <= line && line <= d.end_line)?;
+    let current = change
+        .running_aliases
+        .iter()
+        .find(|(as_loaded, _)| *as_loaded == loaded.body_tokens)
+        .map_or(&loaded.body_tokens, |(_, now)| now);
+    let old = change
+        .old_tree
+        .definitions
+        .iter()
+        .find(|d| d.kind == Kind::Statement && d.body_tokens == *current)?;
+    let first = old.body_tokens.first().cloned().unwrap_or_default();
+    Some((old.line, first, loaded.body_tokens.clone()))
+}
+
 /// A changed top-level statement that is running right now (the script's own loop) is not
 /// started a second time (jurigged issue #46). Returns the ops to skip: the `Run` of its new
 /// version, with a note for the user, and the `Delete` of its old one, silently.
-fn skipped_runs(ops: &[Op], running: &[(usize, String)]) -> HashMap<usize, Option<String>> {
+/// Also returns, for each `Run` skipped, the running statement's tokens as loaded.
+#[allow(clippy::type_complexity)]
+fn skipped_runs(
+    ops: &[Op],
+    running: &[(usize, String, Vec<String>)],
+) -> (HashMap<usize, Option<String>>, Vec<(usize, Vec<String>)>) {
     let mut skipped = HashMap::new();
-    for (old_line, first_token) in running {
+    let mut left_running = Vec::new();
+    for (old_line, first_token, loaded_tokens) in running {
         let is_old_version = |op: &Op| matches!(op, Op::Delete { path, line, kind: Kind::Statement } if path.is_empty() && line == old_line);
         let Some(delete) = ops.iter().position(is_old_version) else {
             continue;
@@ -638,9 +688,10 @@ fn skipped_runs(ops: &[Op], running: &[(usize, String)]) -> HashMap<usize, Optio
                     "jurigged: not re-running {{module}} @L{line} ({first_line}): it is running now; restart the program to apply it"
                 )),
             );
+            left_running.push((index, loaded_tokens.clone()));
         }
     }
-    skipped
+    (skipped, left_running)
 }
 
 fn execute<'py>(

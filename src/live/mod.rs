@@ -43,6 +43,10 @@ struct Watched {
     /// The running version; `None` if it is not UTF-8 (such files are not patched).
     source: Option<String>,
     tree: Option<ModuleTree>,
+    /// The version the module was loaded from (a running top-level statement's lines).
+    loaded_tree: Option<ModuleTree>,
+    /// Running top-level statements changed since they started: (as loaded, now).
+    running_aliases: Vec<(Vec<String>, Vec<String>)>,
     is_main: bool,
 }
 
@@ -192,6 +196,8 @@ fn register(py: Python<'_>, filename: &str, source: Option<&[u8]>, is_main: bool
             code_filename: filename.to_string(),
             source: bytes.and_then(|b| String::from_utf8(b).ok()),
             tree: None,
+            loaded_tree: None,
+            running_aliases: Vec::new(),
             is_main,
         },
     );
@@ -289,11 +295,19 @@ fn apply_paths(service: &Service, mut paths: Vec<PathBuf>) {
         return;
     };
     match result {
-        Ok(done) => {
-            if !done.is_empty() {
-                crate::develoop::tui::report_patch(&done.join(", "), false);
+        Ok(applied) => {
+            if !applied.done.is_empty() {
+                crate::develoop::tui::report_patch(&applied.done.join(", "), false);
             }
             let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());
+            for (path, as_loaded, now) in applied.running_aliases {
+                if let Some(watched) = files.get_mut(&path) {
+                    watched
+                        .running_aliases
+                        .retain(|(loaded, _)| *loaded != as_loaded);
+                    watched.running_aliases.push((as_loaded, now));
+                }
+            }
             for change in changes {
                 if let Some(watched) = files.get_mut(&change.path) {
                     watched.source = Some(change.new_source);
@@ -320,13 +334,22 @@ fn apply_paths(service: &Service, mut paths: Vec<PathBuf>) {
 /// Reads a saved file and diffs it against the running version. `None` when there is
 /// nothing to apply (unchanged, deleted, unreadable, or a syntax error, reported here).
 fn plan_file(service: &Service, path: &Path) -> Option<FileChange> {
-    let (code_filename, old_source, old_tree, is_main) = {
-        let files = service.files.lock().unwrap_or_else(|e| e.into_inner());
-        let watched = files.get(path)?;
+    let (code_filename, old_source, old_tree, loaded_tree, running_aliases, is_main) = {
+        let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());
+        let watched = files.get_mut(path)?;
+        // The first time a change comes, the running version is still the loaded one.
+        if watched.loaded_tree.is_none() {
+            watched.loaded_tree = watched
+                .source
+                .as_deref()
+                .map(|text| source::parse(text).unwrap_or_default());
+        }
         (
             watched.code_filename.clone(),
             watched.source.clone(),
             watched.tree.clone(),
+            watched.loaded_tree.clone().unwrap_or_default(),
+            watched.running_aliases.clone(),
             watched.is_main,
         )
     };
@@ -365,6 +388,8 @@ fn plan_file(service: &Service, path: &Path) -> Option<FileChange> {
         is_main,
         old_source,
         old_tree,
+        loaded_tree,
+        running_aliases,
         new_source,
         new_tree,
         ops,

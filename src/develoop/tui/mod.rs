@@ -11,6 +11,7 @@ mod terminal;
 mod view;
 
 use std::fs::File;
+use std::io::Write;
 use std::os::fd::RawFd;
 use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
@@ -22,6 +23,8 @@ use pyo3::Python;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
+use super::capture::Capture;
+use super::output::{DEFAULT_MAX_LINES, SharedOutput, shared};
 use super::runner::{Command, Interface, Run, abort_current};
 pub use state::RunView;
 use state::{Action, App};
@@ -57,6 +60,36 @@ pub struct Rich {
     ui: Option<JoinHandle<()>>,
     _signals: terminal::SignalGuard,
     columns: u16,
+    /// What the program prints between runs (other threads, patched statements), held
+    /// while the interface has the screen and printed on the normal screen when it leaves.
+    background: Option<Background>,
+}
+
+struct Background {
+    capture: Capture,
+    out: SharedOutput,
+    err: SharedOutput,
+}
+
+impl Background {
+    fn start() -> Option<Background> {
+        let (out, err) = (shared(DEFAULT_MAX_LINES), shared(DEFAULT_MAX_LINES));
+        let capture = Capture::start(out.clone(), err.clone(), false, None).ok()?;
+        Some(Background { capture, out, err })
+    }
+
+    /// Puts the real streams back and writes what was held to them.
+    fn finish(self) {
+        self.capture.stop();
+        for (output, mut stream) in [
+            (self.out, Box::new(std::io::stdout()) as Box<dyn Write>),
+            (self.err, Box::new(std::io::stderr())),
+        ] {
+            let text = output.lock().map(|o| o.text()).unwrap_or_default();
+            let _ = stream.write_all(text.as_bytes());
+            let _ = stream.flush();
+        }
+    }
 }
 
 impl Rich {
@@ -92,6 +125,7 @@ impl Rich {
             ui: Some(ui),
             _signals: signals,
             columns,
+            background: Background::start(),
         })
     }
 }
@@ -104,6 +138,9 @@ impl Drop for Rich {
             let _ = ui.join();
         }
         terminal::restore();
+        if let Some(background) = self.background.take() {
+            background.finish();
+        }
         // SAFETY: closing our read end.
         unsafe { libc::close(self.command_pipe) };
     }
@@ -174,6 +211,10 @@ impl Interface for Rich {
     }
 
     fn suspend(&mut self) {
+        // The debugger gets the real terminal, and the output held so far.
+        if let Some(background) = self.background.take() {
+            background.finish();
+        }
         let (ack, done) = mpsc::channel();
         if self.messages.send(Message::Suspend(ack)).is_ok() {
             let _ = done.recv_timeout(Duration::from_secs(2));
@@ -181,6 +222,7 @@ impl Interface for Rich {
     }
 
     fn resume(&mut self) {
+        self.background = Background::start();
         let _ = self.messages.send(Message::Resume);
     }
 }
