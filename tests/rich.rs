@@ -34,6 +34,18 @@ fn project(body: &str) -> tempfile::TempDir {
     common::project(&[("app.py", body)])
 }
 
+/// APP calling `slow()` (it sleeps a minute) under the loop, once it has started.
+fn start_slow() -> (tempfile::TempDir, Session) {
+    let body = APP.replace(
+        "print(\"the caller got\", compute(4))",
+        "print(\"the caller got\", slow())",
+    );
+    let dir = project(&body);
+    let mut session = spawn(dir.path(), &["--dev", "--loop", "slow", "app.py"]);
+    session.expect_screen("started the slow one");
+    (dir, session)
+}
+
 fn spawn(dir: &Path, args: &[&str]) -> Session {
     Session::spawn(&jurigged(), args, dir, &[])
 }
@@ -84,13 +96,7 @@ fn q_quits_and_gives_the_terminal_back() {
 
 #[test]
 fn output_shows_while_running_and_a_aborts() {
-    let body = APP.replace(
-        "print(\"the caller got\", compute(4))",
-        "print(\"the caller got\", slow())",
-    );
-    let dir = project(&body);
-    let mut session = spawn(dir.path(), &["--dev", "--loop", "slow", "app.py"]);
-    session.expect_screen("started the slow one");
+    let (_dir, mut session) = start_slow();
     let screen = session.expect_screen("(a)bort");
     assert!(screen.contains("(running"), "{screen}");
     session.send("a");
@@ -101,13 +107,7 @@ fn output_shows_while_running_and_a_aborts() {
 
 #[test]
 fn ctrl_c_aborts_a_running_function() {
-    let body = APP.replace(
-        "print(\"the caller got\", compute(4))",
-        "print(\"the caller got\", slow())",
-    );
-    let dir = project(&body);
-    let mut session = spawn(dir.path(), &["--dev", "--loop", "slow", "app.py"]);
-    session.expect_screen("started the slow one");
+    let (dir, mut session) = start_slow();
     session.send("\x03");
     session.expect_screen("#1 (aborted");
     edit(

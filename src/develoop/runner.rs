@@ -90,34 +90,41 @@ struct Active {
 static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
 static ABORTING: AtomicBool = AtomicBool::new(false);
 
-/// A pipe written to when a save patched code: wakes a loop waiting for a key.
-fn wake_pipe() -> (RawFd, RawFd) {
-    static PIPE: OnceLock<(RawFd, RawFd)> = OnceLock::new();
-    *PIPE.get_or_init(|| {
-        let mut ends = [-1; 2];
-        // SAFETY: creating a pipe; the fds live for the whole process.
-        unsafe {
-            libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK);
-        }
-        (ends[0], ends[1])
-    })
+/// A non-blocking pipe, for waking a thread that polls (read end, write end).
+pub(super) fn wake_channel() -> (RawFd, RawFd) {
+    let mut ends = [-1; 2];
+    // SAFETY: creating a pipe; its fds are owned by the caller.
+    unsafe {
+        libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK);
+    }
+    (ends[0], ends[1])
 }
 
-fn drain_wake_pipe() {
-    let (read_end, _) = wake_pipe();
+/// Wakes whoever polls the read end of a `wake_channel`.
+pub(super) fn nudge(write_end: RawFd) {
+    // SAFETY: a one-byte write to a non-blocking pipe.
+    unsafe {
+        libc::write(write_end, b"!".as_ptr().cast(), 1);
+    }
+}
+
+/// Empties the read end of a `wake_channel`.
+pub(super) fn drain(read_end: RawFd) {
     let mut buffer = [0u8; 64];
     // SAFETY: non-blocking reads into a local buffer.
     while unsafe { libc::read(read_end, buffer.as_mut_ptr().cast(), buffer.len()) } > 0 {}
 }
 
+/// A pipe written to when a save patched code: wakes a loop waiting for a key.
+fn wake_pipe() -> (RawFd, RawFd) {
+    static PIPE: OnceLock<(RawFd, RawFd)> = OnceLock::new();
+    *PIPE.get_or_init(wake_channel)
+}
+
 /// Called (holding the GIL) after a save was applied: a waiting loop reruns, a running one
 /// is aborted first.
 pub fn patch_applied(py: Python<'_>) {
-    let (_, write_end) = wake_pipe();
-    // SAFETY: a one-byte write to our own non-blocking pipe.
-    unsafe {
-        libc::write(write_end, b"p".as_ptr().cast(), 1);
-    }
+    nudge(wake_pipe().1);
     abort_current(py);
 }
 
@@ -244,7 +251,7 @@ fn run_once(
         stdout: shared(max_lines()),
         stderr: shared(max_lines()),
     };
-    drain_wake_pipe();
+    drain(wake_pipe().0);
     interface.started(&run);
     crate::interp::flush_std_streams(py);
     let capture = Capture::start(

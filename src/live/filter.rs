@@ -67,20 +67,26 @@ impl WatchFilter {
 
     /// Whether the file at `path` (any form) is watched.
     pub fn matches(&self, path: &Path) -> bool {
+        self.watched(path).is_some()
+    }
+
+    /// The normalised path of a watched file, or `None` when it is not watched.
+    pub fn watched(&self, path: &Path) -> Option<PathBuf> {
         let installed = |path: &Path| self.installed.iter().any(|dir| path.starts_with(dir));
         // Most modules loaded at start are installed code: skip them before resolving
         // symlinks, which costs a system call per path component.
         if self.skip_installed && installed(&lexically_clean(path)) {
-            return false;
+            return None;
         }
         let path = normalise(path);
         if self.skip_installed && installed(&path) {
-            return false;
+            return None;
         }
-        self.everything
+        let watched = self.everything
             || self.files.contains(&path)
             || self.directories.iter().any(|dir| path.starts_with(dir))
-            || self.globs.is_match(&path)
+            || self.globs.is_match(&path);
+        watched.then_some(path)
     }
 }
 

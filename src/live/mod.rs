@@ -24,7 +24,7 @@ use pyo3::{ffi, wrap_pyfunction};
 use crate::source::{self, ModuleTree};
 use crate::watch::{FileWatcher, Mode};
 use apply::FileChange;
-use filter::{WatchFilter, normalise};
+use filter::WatchFilter;
 use log::Logger;
 
 /// Live patching options from the command line.
@@ -177,8 +177,11 @@ fn register_loaded_modules(py: Python<'_>) {
 /// Adds a file to the watched set if the filter wants it, keeping the source it has now.
 fn register(py: Python<'_>, filename: &str, source: Option<&[u8]>, is_main: bool) {
     let Some(service) = service() else { return };
-    let path = normalise(Path::new(filename));
-    if !service.filter.matches(&path) || !path.is_file() {
+    // Installed code is skipped before any path is resolved: this runs on every import.
+    let Some(path) = service.filter.watched(Path::new(filename)) else {
+        return;
+    };
+    if !path.is_file() {
         return;
     }
     let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());

@@ -25,7 +25,7 @@ use ratatui::backend::CrosstermBackend;
 
 use super::capture::Capture;
 use super::output::{DEFAULT_MAX_LINES, SharedOutput, shared};
-use super::runner::{Command, Interface, Run, abort_current};
+use super::runner::{Command, Interface, Run, abort_current, drain, nudge, wake_channel};
 pub use state::RunView;
 use state::{Action, App};
 pub use terminal::{is_active, restore as restore_terminal};
@@ -105,10 +105,8 @@ impl Rich {
         let columns = crossterm::terminal::size().map(|(w, _)| w).unwrap_or(80);
         let (messages, inbox) = mpsc::channel();
         let (reply, commands) = mpsc::channel();
-        let mut ends = [-1; 2];
-        // SAFETY: a pipe whose ends live as long as the interface.
-        unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
-        let write_end = ends[1];
+        let ends = wake_channel();
+        let write_end = ends.1;
         *STATUS.lock().unwrap_or_else(|e| e.into_inner()) = Some(messages.clone());
         let ui = std::thread::Builder::new()
             .name("jurigged-tui".into())
@@ -121,7 +119,7 @@ impl Rich {
         Some(Rich {
             messages,
             commands: Mutex::new(commands),
-            command_pipe: ends[0],
+            command_pipe: ends.0,
             ui: Some(ui),
             _signals: signals,
             columns,
@@ -227,17 +225,10 @@ impl Interface for Rich {
     }
 }
 
-fn drain(fd: RawFd) {
-    let mut buffer = [0u8; 64];
-    // SAFETY: non-blocking reads into a local buffer.
-    while unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) } > 0 {}
-}
-
 /// Sends a command to the runner and wakes its wait.
 fn send(commands: &Sender<Command>, pipe: RawFd, command: Command) {
     let _ = commands.send(command);
-    // SAFETY: a one-byte write to our non-blocking pipe.
-    unsafe { libc::write(pipe, b"c".as_ptr().cast(), 1) };
+    nudge(pipe);
 }
 
 /// An abort needs the GIL, which a busy Python thread may hold: ask from a helper thread.
