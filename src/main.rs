@@ -44,10 +44,12 @@ fn main() {
         executable: &choice.executable,
         interactive: cli.interactive,
     });
+    let orig_argv =
+        interp::python_command_line(&choice.executable, &target, &argv, cli.interactive);
     let launch = Launch {
         target,
         interactive: cli.interactive,
-        orig_argv: std::env::args_os().collect(),
+        orig_argv,
         loops: cli
             .loop_on
             .iter()

@@ -731,3 +731,162 @@ def probe():
     edit(&app, "\"f1\"", "\"f2\"");
     program.expect("f2");
 }
+
+/// A pure-Python thread spinning without pause must not freeze when a save lands, even a
+/// save whose statements release the GIL (a first import, file I/O).
+#[test]
+fn a_save_never_freezes_a_spinning_thread() {
+    let body = r#"
+import threading
+
+def f():
+    return 1
+
+def spin():
+    last = None
+    while True:
+        value = f()
+        if value != last:
+            print("value", value, flush=True)
+            last = value
+
+threading.Thread(target=spin, daemon=True).start()
+
+def probe():
+    return "main"
+"#;
+    let dir = project(&[("app.py", &script(body))]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("value 1");
+    // A new import (file reads, the GIL released) and a function change in one save.
+    edit(
+        &app,
+        "def f():\n    return 1",
+        "import fractions, decimal\nopen(__file__).read()\n\ndef f():\n    return fractions.Fraction(2)",
+    );
+    program.expect("value 2");
+    // The main thread's own loop (it sleeps between calls) still runs too.
+    edit(&app, "return \"main\"", "return \"main 2\"");
+    program.expect("main 2");
+    program.assert_no_errors();
+}
+
+/// The same with the main thread itself spinning in a CPU-bound loop.
+#[test]
+fn a_save_reaches_a_cpu_bound_main_loop() {
+    let body = r#"
+def f():
+    return 1
+
+last = None
+while True:
+    value = f()
+    if value != last:
+        print("value", value, flush=True)
+        last = value
+"#;
+    let dir = project(&[("app.py", body)]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("value 1");
+    // Every other save makes the function import a module first (the GIL is released).
+    let mut body = "    return 1".to_string();
+    for n in 2..8 {
+        let new_body = if n % 2 == 0 {
+            format!("    import json, fractions\n    return {n}")
+        } else {
+            format!("    return {n}")
+        };
+        edit(&app, &body, &new_body);
+        body = new_body;
+        program.expect(&format!("value {n}"));
+    }
+}
+
+/// A statement a save adds sees the functions changed above it; other threads see every
+/// function of a save change together.
+#[test]
+fn statements_see_the_functions_changed_above_them() {
+    let body = r#"
+def make_table():
+    return [1]
+
+def g():
+    return "g1"
+
+def h():
+    return "h1"
+
+def probe():
+    return (g(), h())
+"#;
+    let dir = project(&[("app.py", &script(body))]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("('g1', 'h1')");
+    let text = std::fs::read_to_string(&app).unwrap();
+    let text = text
+        .replace("return [1]", "return [2]")
+        .replace(
+            "def g():",
+            "TABLE = make_table()\nprint('table', TABLE, flush=True)\n\ndef g():",
+        )
+        .replace("\"g1\"", "\"g2\"")
+        .replace("\"h1\"", "\"h2\"");
+    save(&app, &text, Save::InPlace);
+    program.expect("table [2]");
+    program.expect("('g2', 'h2')");
+    assert!(
+        !program.stdout().contains("('g2', 'h1')") && !program.stdout().contains("('g1', 'h2')"),
+        "{}",
+        program.stdout()
+    );
+}
+
+/// A frame still running the code a save replaced (here the script's own loop) quotes the
+/// lines that code came from: in tracebacks printed by the program, uncaught ones, and
+/// `inspect`.
+#[test]
+fn running_frames_quote_the_source_they_run() {
+    let body = r#"import sys, time, traceback, inspect
+def probe():
+    return 1
+while True:
+    if probe() == 2:
+        try:
+            raise ValueError("caught here")
+        except ValueError:
+            traceback.print_exc()
+        print(inspect.getframeinfo(sys._getframe()).code_context, flush=True)
+        raise KeyError("uncaught here")
+    time.sleep(0.005)
+"#;
+    let dir = project(&[("app.py", body)]);
+    let app = dir.path().join("app.py");
+    let mut program = start(dir.path(), &["app.py"]);
+    // Let the watches start, then move every line of the loop down.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    edit(
+        &app,
+        "def probe():\n    return 1",
+        "# one\n# two\n\n\ndef probe():\n    return 2",
+    );
+    assert_eq!(program.wait(), Some(1));
+    let stderr = program.stderr();
+    assert!(
+        stderr.contains("line 7, in <module>\n    raise ValueError(\"caught here\")"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 11, in <module>\n    raise KeyError(\"uncaught here\")"),
+        "{stderr}"
+    );
+    assert!(
+        program
+            .stdout()
+            .contains("print(inspect.getframeinfo(sys._getframe()).code_context"),
+        "{}",
+        program.stdout()
+    );
+}

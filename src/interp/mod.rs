@@ -6,7 +6,10 @@ mod run;
 pub mod venv;
 
 pub use init::{Settings, initialize};
-pub use run::{Exit, Launch, Target, flush_std_streams, format_traceback, program_argv, run};
+pub use run::{
+    Exit, Launch, Target, flush_std_streams, format_traceback, program_argv, python_command_line,
+    run,
+};
 
 use pyo3::ffi;
 

@@ -61,7 +61,8 @@ pub struct Launch {
     pub target: Target,
     /// `-i`: the prompt after the program, in its namespace.
     pub interactive: bool,
-    /// Our own command line, for `sys.orig_argv`.
+    /// `sys.orig_argv`: the command line `python` would have been given for this program
+    /// (see `python_command_line`).
     pub orig_argv: Vec<OsString>,
     /// `--loop` / `--xloop` names.
     pub loops: Vec<LoopName>,
@@ -78,6 +79,42 @@ pub fn program_argv(target: &Target, args: &[OsString], own_name: &OsString) -> 
         Target::Call { .. } => own_name.clone(),
     };
     std::iter::once(first).chain(args.iter().cloned()).collect()
+}
+
+/// The command line that runs this program under plain `python`: `sys.orig_argv`.
+/// Reloaders (werkzeug's, Django's) restart a program with `[sys.executable,
+/// *sys.orig_argv[1:]]`, so it must hold python's options, never ours.
+pub fn python_command_line(
+    executable: &Path,
+    target: &Target,
+    argv: &[OsString],
+    interactive: bool,
+) -> Vec<OsString> {
+    let mut line = vec![executable.as_os_str().to_owned()];
+    if interactive {
+        line.push("-i".into());
+    }
+    let args = argv.iter().skip(1).cloned();
+    match target {
+        Target::Script(path) => line.push(path.as_os_str().to_owned()),
+        Target::Module(module) => line.extend(["-m".into(), OsString::from(module)]),
+        Target::Call { module, function } => {
+            // python has no `-m module:function`; this does the same (an int result is
+            // the exit status, anything else is ignored).
+            let code = format!(
+                "import importlib, sys; r = importlib.import_module({module:?}).{function}(); \
+                 sys.exit(r if isinstance(r, int) else 0)"
+            );
+            line.extend(["-c".into(), code.into()]);
+        }
+        Target::Stdin | Target::Repl => {
+            if argv.first().is_some_and(|first| first == "-") {
+                line.push("-".into());
+            }
+        }
+    }
+    line.extend(args);
+    line
 }
 
 /// Runs the program and, with `-i`, the prompt after it. Returns how the process should end.

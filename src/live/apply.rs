@@ -1,9 +1,10 @@
 //! Carrying out a batch of plans in the interpreter, all or nothing.
 //!
-//! Everything is compiled first, without running anything. Then, holding the GIL with
-//! thread switching suspended, statements and new definitions run in their module or class
-//! namespace, and every live function using an old code object gets the new one. If any
-//! step raises, what was done is undone and the old code keeps running.
+//! Everything is compiled first, without running anything. Then statements and new
+//! definitions run in their module or class namespace, in file order, and every live
+//! function using an old code object gets the new one in a single commit during which no
+//! Python code runs (see `execute`). If any step raises, what was done is undone and the
+//! old code keeps running.
 //!
 //! Definitions are compiled in place: the module's new source with every line blanked but
 //! the definition's own and the headers of its enclosing classes, so that line numbers,
@@ -58,7 +59,11 @@ pub struct Applied {
 
 /// Applies every change or none. On failure returns the report to print.
 pub fn apply(py: Python<'_>, changes: &[FileChange], log: &Logger) -> Result<Applied, String> {
-    let _no_switching = SwitchIntervalGuard::new(py);
+    // Before anything changes (another thread may run during the batch), and true whether
+    // it succeeds or not: every code object alive now came from the previous version.
+    for change in changes {
+        super::running_source::remember_running(py, &change.code_filename, &change.old_source);
+    }
     let mut undo = Undo::default();
     let mut reports = Vec::new();
     let mut aliases = Vec::new();
@@ -191,6 +196,8 @@ enum Namespace<'py> {
 enum Step<'py> {
     /// Give `new_code` to every function using one of `old` codes.
     Swap {
+        /// The function's name, which a later statement may call.
+        name: String,
         old: Vec<Bound<'py, PyAny>>,
         new_code: Bound<'py, PyAny>,
         /// Run this (the def without decorators) in a scratch namespace for new defaults.
@@ -204,6 +211,9 @@ enum Step<'py> {
         defines: Option<String>,
         /// (module globals, namespace) for every module loaded from the file.
         targets: Vec<(Bound<'py, PyModule>, Namespace<'py>)>,
+        /// The names its text uses: a statement calling a function changed above it must
+        /// see the new version.
+        mentions: HashSet<String>,
         report: Report,
     },
     /// Remove `name` from a namespace of each module.
@@ -289,11 +299,12 @@ fn prepare<'py>(
                     let defaults = if *defaults_changed {
                         let scratch = compiler.compile(&keep_lines(&classes, definition, false))?;
                         let code = code_at(&scratch, &classes, None)?;
-                        Some((code, namespace_for(&main.module, &classes)?, name))
+                        Some((code, namespace_for(&main.module, &classes)?, name.clone()))
                     } else {
                         None
                     };
                     Step::Swap {
+                        name,
                         old,
                         new_code,
                         defaults,
@@ -313,6 +324,7 @@ fn prepare<'py>(
                 };
                 let delta = *new_line as i64 - *old_line as i64;
                 Step::Swap {
+                    name,
                     new_code: shift_lines(first, delta)?,
                     old,
                     defaults: None,
@@ -430,10 +442,17 @@ fn exec_step<'py>(
         ));
     }
     let defines = (definition.kind != Kind::Statement).then(|| definition.name.clone());
+    let mentions = definition
+        .text
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|word| !word.is_empty())
+        .map(str::to_string)
+        .collect();
     Ok(Step::Exec {
         code,
         defines,
         targets,
+        mentions,
         report,
     })
 }
@@ -584,7 +603,16 @@ impl<'py> Compiler<'_, 'py> {
 
 /// The `from __future__ import ...` flags in force in a module.
 fn future_flags(py: Python<'_>, module: &Bound<'_, PyModule>) -> PyResult<i64> {
-    let future = py.import("__future__")?;
+    // A module with a future import has loaded __future__; importing it here would
+    // release the GIL for file reads in the middle of a batch.
+    let Some(future) = py
+        .import("sys")?
+        .getattr("modules")?
+        .cast_into::<PyDict>()?
+        .get_item("__future__")?
+    else {
+        return Ok(0);
+    };
     let globals = module.dict();
     let mut flags = 0;
     for name in future.getattr("all_feature_names")?.try_iter()? {
@@ -694,6 +722,12 @@ fn skipped_runs(
     (skipped, left_running)
 }
 
+/// Runs the prepared steps in file order, as the module itself would run. Code swaps and
+/// deletions are held back and made together in one commit, in which no Python code runs,
+/// so another thread never sees some of them done and others not. A changed statement first
+/// commits what is pending above it (it may call those functions), and so does a new
+/// definition that uses one. Statements and new definitions are the user's code: other
+/// threads may run while they do (the GIL is never held hostage).
 fn execute<'py>(
     py: Python<'py>,
     prepared: Prepared<'py>,
@@ -705,15 +739,18 @@ fn execute<'py>(
         live,
         steps,
     } = prepared;
+    let mut pending = Pending::default();
     let mut replaced: Vec<Replaced<'py>> = Vec::new();
     for step in steps {
         match step {
             Step::Swap {
+                name,
                 old,
                 new_code,
                 defaults,
                 report,
             } => {
+                // Evaluating new defaults runs the user's expressions: before the commit.
                 let new_defaults = match defaults {
                     Some((code, namespace, name)) => Some(scratch_function(
                         py,
@@ -724,40 +761,27 @@ fn execute<'py>(
                     )?),
                     None => None,
                 };
-                for old_code in &old {
-                    for function in live.functions_with(old_code) {
-                        undo.record_function(function)?;
-                        function.setattr("__code__", &new_code)?;
-                        if let Some(source) = &new_defaults {
-                            function.setattr("__defaults__", source.getattr("__defaults__")?)?;
-                            function
-                                .setattr("__kwdefaults__", source.getattr("__kwdefaults__")?)?;
-                        }
-                        update_docstring(function, old_code, &new_code)?;
-                    }
-                    let mut nested = Vec::new();
-                    pair_nested(old_code, &new_code, &mut nested)?;
-                    for (old_nested, new_nested) in nested {
-                        replaced.push(Replaced {
-                            nested: is_closure_code(&old_nested)?,
-                            old: old_nested,
-                            new: Some(new_nested),
-                        });
-                    }
-                    replaced.push(Replaced {
-                        old: old_code.clone(),
-                        new: Some(new_code.clone()),
-                        nested: false,
-                    });
-                }
+                pending.names.insert(name);
+                pending.swaps.push(PendingSwap {
+                    old,
+                    new_code,
+                    new_defaults,
+                });
                 reports.extend(report);
             }
             Step::Exec {
                 code,
                 defines,
                 targets,
+                mentions,
                 report,
             } => {
+                // A statement sees every change above it, as the module would run. A new
+                // definition only binds a name nothing calls yet, unless its decorators,
+                // defaults or class body use a function changed above it.
+                if defines.is_none() || !pending.names.is_disjoint(&mentions) {
+                    commit(py, &live, &mut pending, undo, &mut replaced)?;
+                }
                 for (module, namespace) in &targets {
                     run_in(py, &code, namespace, module, undo)?;
                     if let Some(name) = &defines {
@@ -772,22 +796,115 @@ fn execute<'py>(
                 old,
                 report,
             } => {
-                for namespace in &namespaces {
-                    delete_name(namespace, &name, undo)?;
-                }
-                for old_code in old {
-                    replaced.push(Replaced {
-                        old: old_code,
-                        new: None,
-                        nested: false,
-                    });
-                }
+                pending.names.insert(name.clone());
+                pending.deletes.push((namespaces, name, old));
                 reports.push(report);
             }
             Step::Report(report) => reports.push(report),
         }
     }
-    update_closures_and_conformers(py, &live, &replaced, undo)
+    commit(py, &live, &mut pending, undo, &mut replaced)?;
+    notify_conformers(py, &live, &replaced)
+}
+
+/// Swaps and deletions waiting for the commit.
+#[derive(Default)]
+struct Pending<'py> {
+    swaps: Vec<PendingSwap<'py>>,
+    /// (namespaces, name, old codes)
+    #[allow(clippy::type_complexity)]
+    deletes: Vec<(Vec<Namespace<'py>>, String, Vec<Bound<'py, PyAny>>)>,
+    /// Names of the functions swapped or deleted.
+    names: HashSet<String>,
+}
+
+struct PendingSwap<'py> {
+    old: Vec<Bound<'py, PyAny>>,
+    new_code: Bound<'py, PyAny>,
+    /// A function made from the new definition, holding its new defaults.
+    new_defaults: Option<Bound<'py, PyAny>>,
+}
+
+/// Makes every pending swap and deletion at once. Only C-level attribute and dict writes
+/// happen here, and the cyclic collector is paused (a finalizer is Python code): without
+/// Python code running, the interpreter never hands the GIL to another thread halfway.
+fn commit<'py>(
+    py: Python<'py>,
+    live: &LiveObjects<'py>,
+    pending: &mut Pending<'py>,
+    undo: &mut Undo,
+    replaced: &mut Vec<Replaced<'py>>,
+) -> PyResult<()> {
+    if pending.swaps.is_empty() && pending.deletes.is_empty() {
+        return Ok(());
+    }
+    let _collector_paused = CollectorPause::new(py)?;
+    let first = replaced.len();
+    for swap in pending.swaps.drain(..) {
+        for old_code in &swap.old {
+            for function in live.functions_with(old_code) {
+                undo.record_function(function)?;
+                function.setattr("__code__", &swap.new_code)?;
+                if let Some(source) = &swap.new_defaults {
+                    function.setattr("__defaults__", source.getattr("__defaults__")?)?;
+                    function.setattr("__kwdefaults__", source.getattr("__kwdefaults__")?)?;
+                }
+                update_docstring(function, old_code, &swap.new_code)?;
+            }
+            let mut nested = Vec::new();
+            pair_nested(old_code, &swap.new_code, &mut nested)?;
+            for (old_nested, new_nested) in nested {
+                replaced.push(Replaced {
+                    nested: is_closure_code(&old_nested)?,
+                    old: old_nested,
+                    new: Some(new_nested),
+                });
+            }
+            replaced.push(Replaced {
+                old: old_code.clone(),
+                new: Some(swap.new_code.clone()),
+                nested: false,
+            });
+        }
+    }
+    for (namespaces, name, old) in pending.deletes.drain(..) {
+        for namespace in &namespaces {
+            delete_name(namespace, &name, undo)?;
+        }
+        for old_code in old {
+            replaced.push(Replaced {
+                old: old_code,
+                new: None,
+                nested: false,
+            });
+        }
+    }
+    pending.names.clear();
+    update_closures(py, &replaced[first..], undo)
+}
+
+/// Pauses the cyclic garbage collector while alive (if it was running).
+struct CollectorPause<'py> {
+    gc: Option<Bound<'py, PyModule>>,
+}
+
+impl<'py> CollectorPause<'py> {
+    fn new(py: Python<'py>) -> PyResult<Self> {
+        let gc = py.import("gc")?;
+        if !gc.call_method0("isenabled")?.is_truthy()? {
+            return Ok(CollectorPause { gc: None });
+        }
+        gc.call_method0("disable")?;
+        Ok(CollectorPause { gc: Some(gc) })
+    }
+}
+
+impl Drop for CollectorPause<'_> {
+    fn drop(&mut self) {
+        if let Some(gc) = &self.gc {
+            let _ = gc.call_method0("enable");
+        }
+    }
 }
 
 /// Runs a definition's code in a scratch namespace and returns the function it defines,
@@ -912,45 +1029,55 @@ fn delete_name(namespace: &Namespace<'_>, name: &str, undo: &mut Undo) -> PyResu
     Ok(())
 }
 
-/// Existing closures made from changed or moved nested code, and objects that asked to be
-/// told (`__conform__`), get the new code. Closures are found through the live functions
-/// of the module and, for nested functions and lambdas, one heap scan for the whole batch.
-fn update_closures_and_conformers<'py>(
+/// Existing closures made from changed or moved nested code get the new code. They are
+/// found by one heap scan per commit, and only for nested functions and lambdas.
+fn update_closures<'py>(
     py: Python<'py>,
-    live: &LiveObjects<'py>,
     replaced: &[Replaced<'py>],
     undo: &mut Undo,
 ) -> PyResult<()> {
-    let by_id: HashMap<usize, Option<&Bound<'py, PyAny>>> = replaced
-        .iter()
-        .map(|r| (r.old.as_ptr() as usize, r.new.as_ref()))
-        .collect();
     let nested: Vec<&Bound<'py, PyAny>> = replaced
         .iter()
         .filter(|r| r.nested)
         .map(|r| &r.old)
         .collect();
+    if nested.is_empty() {
+        return Ok(());
+    }
+    let by_id = new_code_by_old(replaced);
     let mut seen = HashSet::new();
-    if !nested.is_empty() {
-        let referrers = py
-            .import("gc")?
-            .getattr("get_referrers")?
-            .call1(PyTuple::new(py, nested)?)?;
-        for object in referrers.try_iter()? {
-            let object = object?;
-            if !object.is_instance_of::<PyFunction>() {
-                continue;
-            }
-            let code = object.getattr("__code__")?;
-            if let Some(Some(new)) = by_id.get(&(code.as_ptr() as usize))
-                && seen.insert(object.as_ptr() as usize)
-                && fits(&object, new)?
-            {
-                undo.record_function(&object)?;
-                object.setattr("__code__", *new)?;
-            }
+    let referrers = py
+        .import("gc")?
+        .getattr("get_referrers")?
+        .call1(PyTuple::new(py, nested)?)?;
+    for object in referrers.try_iter()? {
+        let object = object?;
+        if !object.is_instance_of::<PyFunction>() {
+            continue;
+        }
+        let code = object.getattr("__code__")?;
+        if let Some(Some(new)) = by_id.get(&(code.as_ptr() as usize))
+            && seen.insert(object.as_ptr() as usize)
+            && fits(&object, new)?
+        {
+            undo.record_function(&object)?;
+            object.setattr("__code__", *new)?;
         }
     }
+    Ok(())
+}
+
+/// Objects that asked to be told (`__conform__`) get the new code, or `None` for a deleted
+/// function. That is their own Python code, so it runs after the commit.
+fn notify_conformers<'py>(
+    py: Python<'py>,
+    live: &LiveObjects<'py>,
+    replaced: &[Replaced<'py>],
+) -> PyResult<()> {
+    if live.conformers.is_empty() {
+        return Ok(());
+    }
+    let by_id = new_code_by_old(replaced);
     for conformer in &live.conformers {
         let referents = py
             .import("gc")?
@@ -968,6 +1095,16 @@ fn update_closures_and_conformers<'py>(
         }
     }
     Ok(())
+}
+
+/// Old code object (by address) to its replacement.
+fn new_code_by_old<'a, 'py>(
+    replaced: &'a [Replaced<'py>],
+) -> HashMap<usize, Option<&'a Bound<'py, PyAny>>> {
+    replaced
+        .iter()
+        .map(|r| (r.old.as_ptr() as usize, r.new.as_ref()))
+        .collect()
 }
 
 /// A code object given new code (or deleted, `new` = None) by the batch.
@@ -1272,32 +1409,6 @@ impl Undo {
         }
         // SAFETY: clearing errors of best-effort restores.
         unsafe { pyo3::ffi::PyErr_Clear() };
-    }
-}
-
-/// While a batch is applied no other Python thread gets the GIL (unless a statement
-/// blocks): thread switching is put off, and restored afterwards.
-struct SwitchIntervalGuard<'py> {
-    py: Python<'py>,
-    previous: Option<Bound<'py, PyAny>>,
-}
-
-impl<'py> SwitchIntervalGuard<'py> {
-    fn new(py: Python<'py>) -> Self {
-        let previous = py.import("sys").ok().and_then(|sys| {
-            let previous = sys.call_method0("getswitchinterval").ok()?;
-            sys.call_method1("setswitchinterval", (1000.0,)).ok()?;
-            Some(previous)
-        });
-        SwitchIntervalGuard { py, previous }
-    }
-}
-
-impl Drop for SwitchIntervalGuard<'_> {
-    fn drop(&mut self) {
-        if let (Some(previous), Ok(sys)) = (&self.previous, self.py.import("sys")) {
-            let _ = sys.call_method1("setswitchinterval", (previous,));
-        }
     }
 }
 

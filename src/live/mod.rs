@@ -10,6 +10,7 @@ mod apply;
 pub mod filter;
 mod log;
 mod namespace;
+mod running_source;
 
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_int, c_void};

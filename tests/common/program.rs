@@ -64,11 +64,25 @@ pub struct Program {
     stderr: Arc<Mutex<String>>,
     /// How much of stdout `expect` already consumed.
     seen: usize,
+    /// Started as the leader of its own process group: children it spawned (a reloader's
+    /// server) are killed with it.
+    own_group: bool,
 }
 
 impl Program {
     pub fn start(program: &Path, args: &[&str], cwd: &Path) -> Program {
-        let mut child = Command::new(program)
+        Self::spawn(Command::new(program), args, cwd, false)
+    }
+
+    /// Like `start`, in a process group of its own that is killed whole at the end.
+    pub fn start_in_own_group(program: &Path, args: &[&str], cwd: &Path) -> Program {
+        let mut command = Command::new(program);
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        Self::spawn(command, args, cwd, true)
+    }
+
+    fn spawn(mut command: Command, args: &[&str], cwd: &Path, own_group: bool) -> Program {
+        let mut child = command
             .args(args)
             .current_dir(cwd)
             .env_remove("PYTHONUNBUFFERED")
@@ -105,6 +119,7 @@ impl Program {
             stdout,
             stderr,
             seen: 0,
+            own_group,
         }
     }
 
@@ -184,6 +199,10 @@ impl Program {
 
 impl Drop for Program {
     fn drop(&mut self) {
+        if self.own_group {
+            // SAFETY: signalling the process group this test created.
+            unsafe { libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL) };
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
