@@ -166,7 +166,12 @@ impl Batch<'_> {
         }
         // Every write made before the read is in inotify's queue by now.
         self.watching.read_events();
-        if self.watching.pending.get(path).is_some_and(|p| p.writing.is_some()) {
+        if self
+            .watching
+            .pending
+            .get(path)
+            .is_some_and(|p| p.writing.is_some())
+        {
             return None;
         }
         let revision = self.watching.revision(path);
@@ -477,7 +482,10 @@ impl Watching {
             self.batch_start = now;
         }
         self.last_event = now;
-        let entry = self.pending.entry(path).or_insert(Pending { writing: None });
+        let entry = self
+            .pending
+            .entry(path)
+            .or_insert(Pending { writing: None });
         entry.writing = match change {
             Change::Complete => None,
             Change::Written => Some(Writing::Open),
@@ -531,9 +539,9 @@ impl Watching {
                 }
             }
             Target::Directory(directory) => {
-                if mask.intersects(
-                    EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::IGNORED,
-                ) {
+                if mask
+                    .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::IGNORED)
+                {
                     self.directory_lost(&directory, descriptor);
                     return;
                 }
@@ -602,10 +610,9 @@ impl Watching {
 
     /// A watched directory was deleted or moved away: its files wait for it to come back.
     fn directory_lost(&mut self, directory: &Path, descriptor: i32) {
-        if let (Some(inotify), Some(watch)) = (
-            self.inotify.as_mut(),
-            self.directory_watches.get(directory),
-        ) && watch.get_watch_descriptor_id() == descriptor
+        if let (Some(inotify), Some(watch)) =
+            (self.inotify.as_mut(), self.directory_watches.get(directory))
+            && watch.get_watch_descriptor_id() == descriptor
         {
             // Moved away, it is still alive elsewhere: stop following it.
             let _ = inotify.watches().remove(watch.clone());

@@ -430,7 +430,15 @@ fn plan_file(service: &Service, path: &Path, reads: &mut dyn Reads) -> Option<Fi
         Some(tree) => tree,
         None => source::parse(&old_source).unwrap_or_default(),
     };
-    if held_back(service, path, &code_filename, &old_tree, &new_tree, &new_source, reads) {
+    if held_back(
+        service,
+        path,
+        &code_filename,
+        &old_tree,
+        &new_tree,
+        &new_source,
+        reads,
+    ) {
         return None;
     }
     let ops = source::diff(&old_tree, &new_tree);
