@@ -55,6 +55,11 @@ const DIRECTORY_EVENTS: WatchMask = WatchMask::CREATE
     .union(WatchMask::DELETE_SELF)
     .union(WatchMask::MOVE_SELF)
     .union(WatchMask::ONLYDIR);
+/// After a wake-up by events that concern no watched file (the program writing its own
+/// files in a watched directory), wait this long before the next: the kernel merges the
+/// repeated events meanwhile, so a busy loop of writes wakes us rarely.
+const UNRELATED_PAUSE: Duration = Duration::from_millis(2);
+
 /// A watched file itself: its writes, which tell that a writer has it open.
 const FILE_EVENTS: WatchMask = WatchMask::MODIFY;
 
@@ -253,6 +258,8 @@ struct Watching {
     file_watches: HashMap<PathBuf, WatchDescriptor>,
     /// Directories handed to the polling watcher (out of inotify watches).
     polled: HashSet<PathBuf>,
+    /// Events that concerned a watched file or directory, ever.
+    events_seen: u64,
     /// Counts the events of each file, so a read can tell whether a writer came meanwhile.
     revisions: HashMap<PathBuf, u64>,
     /// Watches are put in place a moment after start (see ACTIVATE_AFTER).
@@ -281,6 +288,7 @@ impl Watching {
             file_watches: HashMap::new(),
             polled: HashSet::new(),
             revisions: HashMap::new(),
+            events_seen: 0,
             active: false,
             started: Instant::now(),
             pending: HashMap::new(),
@@ -306,6 +314,7 @@ impl Watching {
             .flatten()
             .min();
             self.wait(&wake, deadline);
+            let now = Instant::now();
             let mut buffer = [0u8; 64];
             while matches!(wake.read(&mut buffer), Ok(n) if n > 0) {}
             loop {
@@ -324,8 +333,8 @@ impl Watching {
                     Err(TryRecvError::Empty) => break,
                 }
             }
-            self.read_events();
-            let now = Instant::now();
+            let events_before = self.events_seen;
+            let unrelated = self.read_events() > 0 && self.events_seen == events_before;
             if self.activation_due().is_some_and(|due| due <= now) {
                 self.activate();
             }
@@ -343,6 +352,9 @@ impl Watching {
                         watching: self,
                     });
                 }
+            }
+            if unrelated {
+                std::thread::sleep(UNRELATED_PAUSE);
             }
         }
     }
@@ -471,6 +483,7 @@ impl Watching {
             return;
         }
         *self.revisions.entry(path.clone()).or_insert(0) += 1;
+        self.events_seen += 1;
         // Polling never sees a writer: the debounce is all it has.
         let change = if self.inotify.is_none() {
             Change::Complete
@@ -493,12 +506,13 @@ impl Watching {
         };
     }
 
-    /// Reads every inotify event queued, without blocking.
-    fn read_events(&mut self) {
+    /// Reads every inotify event queued, without blocking; returns how many there were.
+    fn read_events(&mut self) -> usize {
         let mut buffer = [0u8; 4096];
+        let mut count = 0;
         loop {
             let Some(inotify) = self.inotify.as_mut() else {
-                return;
+                return count;
             };
             let events: Vec<(i32, EventMask, Option<OsString>)> =
                 match inotify.read_events(&mut buffer) {
@@ -511,11 +525,12 @@ impl Watching {
                             )
                         })
                         .collect(),
-                    Err(_) => return,
+                    Err(_) => return count,
                 };
             if events.is_empty() {
-                return;
+                return count;
             }
+            count += events.len();
             for (descriptor, mask, name) in events {
                 self.on_event(descriptor, mask, name);
             }
@@ -530,6 +545,9 @@ impl Watching {
         let Some(target) = self.targets.get(&descriptor).cloned() else {
             return;
         };
+        if mask.intersects(EventMask::ISDIR | EventMask::DELETE_SELF | EventMask::MOVE_SELF) {
+            self.events_seen += 1;
+        }
         match target {
             Target::File(path) => {
                 if mask.contains(EventMask::IGNORED) {
@@ -585,26 +603,17 @@ impl Watching {
     }
 
     fn forget_watch(&mut self, descriptor: i32) {
+        let is_current = |watch: Option<&WatchDescriptor>| {
+            watch.is_some_and(|w| w.get_watch_descriptor_id() == descriptor)
+        };
         match self.targets.remove(&descriptor) {
-            Some(Target::File(path)) => {
-                if self
-                    .file_watches
-                    .get(&path)
-                    .is_some_and(|w| w.get_watch_descriptor_id() == descriptor)
-                {
-                    self.file_watches.remove(&path);
-                }
+            Some(Target::File(path)) if is_current(self.file_watches.get(&path)) => {
+                self.file_watches.remove(&path);
             }
-            Some(Target::Directory(path)) => {
-                if self
-                    .directory_watches
-                    .get(&path)
-                    .is_some_and(|w| w.get_watch_descriptor_id() == descriptor)
-                {
-                    self.directory_watches.remove(&path);
-                }
+            Some(Target::Directory(path)) if is_current(self.directory_watches.get(&path)) => {
+                self.directory_watches.remove(&path);
             }
-            None => {}
+            _ => {}
         }
     }
 
