@@ -392,6 +392,54 @@ def rich(lines, edits):
     return "\n".join(rows)
 
 
+FILE_IO = """\
+import sys
+import time
+
+# Past jurigged's deferred start (100 ms), so the watches are in place while we measure.
+time.sleep(0.3)
+payload = "x" * 4096
+start = time.perf_counter()
+for i in range(int(sys.argv[1])):
+    with open("data.txt", "w") as f:
+        f.write(payload)
+    with open("data.txt") as f:
+        f.read()
+print(time.perf_counter() - start)
+"""
+
+
+def file_io_seconds(argv, iterations):
+    """Seconds a loop of file writes and reads takes inside the watched directory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "io.py").write_text(FILE_IO)
+        env = dict(os.environ)
+        env.pop("VIRTUAL_ENV", None)
+        out = subprocess.run(
+            argv + ["io.py", str(iterations)], cwd=tmp, env=env, check=True,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        )
+        return float(out.stdout.split()[-1])
+
+
+def file_io(python, rounds, iterations):
+    samples = {"python": [], "jurigged-rs": []}
+    for _ in range(rounds):
+        samples["python"].append(file_io_seconds([python], iterations))
+        samples["jurigged-rs"].append(file_io_seconds([str(BINARY)], iterations))
+    ours = statistics.median(samples["jurigged-rs"])
+    theirs = statistics.median(samples["python"])
+    rows = [
+        "| file I/O in the watched directory | python | jurigged-rs | ratio |",
+        "|---|---:|---:|---:|",
+        f"| {iterations:,} × (write 4 KB, read it back) | {theirs * 1000:.0f} ms | {ours * 1000:.0f} ms "
+        f"| {ours / theirs:.2f}× python's time |",
+        "",
+        f"Medians of {rounds} interleaved rounds; the program's own loop, timed inside it.",
+    ]
+    return "\n".join(rows)
+
+
 def ensure_develoop_extra():
     """jurigged 0.6.1's develoop needs its [develoop] extra."""
     check = subprocess.run([str(VENV / "bin" / "python"), "-c", "import giving"], capture_output=True)
@@ -415,26 +463,31 @@ def write_readme(name, table):
 
 
 def main():
+    """`BENCH_ONLY=file-io,patch` runs only those sections (all by default)."""
     rounds = int(os.environ.get("BENCH_ROUNDS", "40"))
+    edits = int(os.environ.get("BENCH_EDITS", "15"))
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
     python = real_python()
     build()
-    reference = reference_jurigged(python)
-    print("## Startup of an empty script\n")
-    table = startup(python, reference, rounds)
-    print(table)
-    write_readme("startup", table)
-    print("\n## Save to running code\n")
-    table = patching(reference, int(os.environ.get("BENCH_EDITS", "15")))
-    print(table)
-    write_readme("patch", table)
-    print("\n## The develoop\n")
-    table = develoop(python, reference, int(os.environ.get("BENCH_EDITS", "15")))
-    print(table)
-    write_readme("develoop", table)
-    print("\n## The rich interface\n")
-    table = rich(int(os.environ.get("BENCH_LINES", "1000000")), int(os.environ.get("BENCH_EDITS", "15")))
-    print(table)
-    write_readme("rich", table)
+    reference = None
+    sections = [
+        ("startup", "Startup of an empty script", lambda: startup(python, reference, rounds)),
+        ("patch", "Save to running code", lambda: patching(reference, edits)),
+        ("develoop", "The develoop", lambda: develoop(python, reference, edits)),
+        ("file-io", "File I/O in the watched directory", lambda: file_io(
+            python, int(os.environ.get("BENCH_IO_ROUNDS", "15")),
+            int(os.environ.get("BENCH_IO_ITERATIONS", "20000")))),
+        ("rich", "The rich interface", lambda: rich(int(os.environ.get("BENCH_LINES", "1000000")), edits)),
+    ]
+    for name, title, run in sections:
+        if only and name not in only:
+            continue
+        if reference is None and name in ("startup", "patch", "develoop"):
+            reference = reference_jurigged(python)
+        print(f"\n## {title}\n")
+        table = run()
+        print(table)
+        write_readme(name, table)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,31 @@
-//! File watching: notify (inotify, or polling with `--poll`), batched and debounced.
+//! File watching: inotify (or polling with `--poll`), batched, and careful about saves in
+//! progress. Knows nothing of Python.
 //!
-//! We watch the *directories* of watched files, so every way an editor saves works: in
-//! place, a temporary file renamed over the original, delete and recreate, vim's backups.
-//! A batch holds every watched file changed within the debounce window. A file being
-//! written in place is not reported until it is closed (inotify's close-write), so a save
-//! caught halfway is never read. Knows nothing of Python.
+//! We watch the *directories* of watched files for names appearing, disappearing and files
+//! being closed after writing, so every way an editor saves works: in place, a temporary
+//! file renamed over the original, delete and recreate, vim's backups. Each watched file is
+//! also watched itself for writes, so we know when a writer has it open: such a file is
+//! never read until it is closed. A directory that is deleted or moved away is watched
+//! again when it comes back (its nearest existing ancestor is watched meanwhile), and its
+//! files are read again then.
+//!
+//! The masks are lean on purpose: opening, reading, or writing *other* files in a watched
+//! directory produces no event at all (closing a written one produces one), so the
+//! program's own file I/O does not wake us.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
-use notify::{Event, EventKind, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};
+use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
+use notify::{PollWatcher, RecursiveMode, Watcher};
 
 const THREAD_NAME: &str = "jurigged-watch";
 
@@ -29,8 +40,28 @@ const POLL_DEBOUNCE: Duration = Duration::from_millis(50);
 /// short runs need not pay; a file saved before is still applied, when watching begins.
 const ACTIVATE_AFTER: Duration = Duration::from_millis(100);
 
-/// How long a file opened for writing may stay unclosed before it is read anyway.
+/// How long a batch waits for its files still being written before the others go ahead;
+/// also how long a file that was created or deleted, with no write seen since, is waited
+/// for (a hard link, or a delete with no new version) before it is read anyway.
 const WRITE_GRACE: Duration = Duration::from_millis(1000);
+
+/// A watched directory: names appearing and disappearing, files closed after writing, the
+/// directory itself going away. No open, read or write of the files in it.
+const DIRECTORY_EVENTS: WatchMask = WatchMask::CREATE
+    .union(WatchMask::DELETE)
+    .union(WatchMask::MOVED_FROM)
+    .union(WatchMask::MOVED_TO)
+    .union(WatchMask::CLOSE_WRITE)
+    .union(WatchMask::DELETE_SELF)
+    .union(WatchMask::MOVE_SELF)
+    .union(WatchMask::ONLYDIR);
+/// After a wake-up by events that concern no watched file (the program writing its own
+/// files in a watched directory), wait this long before the next: the kernel merges the
+/// repeated events meanwhile, so a busy loop of writes wakes us rarely.
+const UNRELATED_PAUSE: Duration = Duration::from_millis(2);
+
+/// A watched file itself: its writes, which tell that a writer has it open.
+const FILE_EVENTS: WatchMask = WatchMask::MODIFY;
 
 /// How to notice changes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,15 +73,33 @@ pub enum Mode {
 }
 
 enum Message {
-    Event(notify::Result<Event>),
+    /// What the polling watcher saw.
+    Polled(notify::Result<notify::Event>),
     /// Watch a file; the sender is told once the watch is in place.
     Watch(PathBuf, Sender<()>),
     Stop,
 }
 
+/// Messages to the watching thread, which sleeps in `poll(2)`: each one also writes a byte
+/// to a socket it polls.
+#[derive(Clone)]
+struct Mailbox {
+    sender: Sender<Message>,
+    wake: Arc<UnixStream>,
+}
+
+impl Mailbox {
+    fn send(&self, message: Message) -> bool {
+        let sent = self.sender.send(message).is_ok();
+        // Non-blocking: a full socket already holds a wake-up.
+        let _ = (&*self.wake).write(&[1]);
+        sent
+    }
+}
+
 /// A handle on the watching thread: add files, stop it.
 pub struct FileWatcher {
-    sender: Sender<Message>,
+    mailbox: Mailbox,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -61,114 +110,280 @@ impl FileWatcher {
     pub fn spawn(
         mode: Mode,
         debounce: Option<Duration>,
-        on_batch: impl FnMut(Vec<PathBuf>) + Send + 'static,
-    ) -> FileWatcher {
+        on_batch: impl FnMut(&mut Batch) + Send + 'static,
+    ) -> std::io::Result<FileWatcher> {
         let (sender, receiver) = mpsc::channel();
-        let events = sender.clone();
+        let (wake_sender, wake_receiver) = UnixStream::pair()?;
+        wake_sender.set_nonblocking(true)?;
+        wake_receiver.set_nonblocking(true)?;
+        let mailbox = Mailbox {
+            sender,
+            wake: Arc::new(wake_sender),
+        };
+        let thread_mailbox = mailbox.clone();
         let thread = std::thread::Builder::new()
             .name(THREAD_NAME.into())
             .spawn(move || {
                 block_signals();
-                let mut state = Watching::new(mode, debounce, events);
-                state.run(receiver, on_batch);
-            })
-            .expect("spawning the watcher thread");
-        FileWatcher {
-            sender,
+                let mut state = Watching::new(mode, debounce, thread_mailbox);
+                state.run(receiver, wake_receiver, on_batch);
+            })?;
+        Ok(FileWatcher {
+            mailbox,
             thread: Some(thread),
-        }
+        })
     }
 
-    /// Starts watching `file` (its directory, in fact). Returns once the watch is in place,
-    /// so a save right after the program saw the file is not missed; but on the watching
+    /// Starts watching `file` (and its directory). Returns once the watch is in place, so
+    /// a save right after the program saw the file is not missed; but on the watching
     /// thread itself (a patch that imports a module) it cannot wait for itself.
     pub fn watch(&self, file: PathBuf) {
         let (done, wait) = mpsc::channel();
         let on_watching_thread = std::thread::current().name() == Some(THREAD_NAME);
-        if self.sender.send(Message::Watch(file, done)).is_ok() && !on_watching_thread {
+        if self.mailbox.send(Message::Watch(file, done)) && !on_watching_thread {
             let _ = wait.recv_timeout(Duration::from_secs(5));
         }
     }
 
     /// Stops the thread and waits for it (a batch being applied finishes first).
     pub fn stop(&mut self) {
-        let _ = self.sender.send(Message::Stop);
+        self.mailbox.send(Message::Stop);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
 }
 
-/// A changed file waiting in the current batch.
+/// The files of a batch, handed to `on_batch`, and how to read them safely.
+pub struct Batch<'a> {
+    /// The changed files, each complete when the batch was made.
+    pub paths: Vec<PathBuf>,
+    watching: &'a mut Watching,
+}
+
+impl Batch<'_> {
+    /// Reads a file of the batch. `None` when it cannot be read, or when a writer touched
+    /// it meanwhile: a save is in progress, and the file comes back in a later batch once
+    /// it is complete.
+    pub fn read(&mut self, path: &Path) -> Option<Vec<u8>> {
+        if self.watching.inotify.is_none() {
+            return std::fs::read(path).ok();
+        }
+        // Every write made before the read is in inotify's queue by now.
+        self.watching.read_events();
+        if self
+            .watching
+            .pending
+            .get(path)
+            .is_some_and(|p| p.writing.is_some())
+        {
+            return None;
+        }
+        let revision = self.watching.revision(path);
+        let bytes = std::fs::read(path).ok()?;
+        self.watching.read_events();
+        (self.watching.revision(path) == revision).then_some(bytes)
+    }
+
+    /// Whether reads see writers (inotify), so a file read here was complete.
+    pub fn sees_writers(&self) -> bool {
+        self.watching.inotify.is_some()
+    }
+
+    /// Puts `path` in a batch again after `delay`, unless it changes before.
+    pub fn recheck_after(&mut self, path: &Path, delay: Duration) {
+        let due = Instant::now() + delay;
+        self.watching.rechecks.retain(|(_, p)| p != path);
+        self.watching.rechecks.push((due, path.to_path_buf()));
+    }
+}
+
+/// Why a pending file is not complete yet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Writing {
+    /// A writer has it open (we saw it write and not close yet): never read before the close.
+    Open,
+    /// Created or deleted since: a new version is probably being written. Waited for up to
+    /// WRITE_GRACE only, since nothing proves that a writer has it open.
+    Expected(Instant),
+}
+
+/// A changed file waiting for a batch.
 struct Pending {
-    /// Opened for writing and not closed yet.
-    writing: bool,
+    writing: Option<Writing>,
+}
+
+impl Pending {
+    fn complete(&self, now: Instant) -> bool {
+        match self.writing {
+            None => true,
+            Some(Writing::Open) => false,
+            Some(Writing::Expected(since)) => now >= since + WRITE_GRACE,
+        }
+    }
+}
+
+/// What an event says about a watched file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Change {
+    /// Closed after writing, or renamed into place.
+    Complete,
+    /// Written to: a writer has it open.
+    Written,
+    /// Created, deleted or moved away: a new version is probably coming.
+    Replaced,
+}
+
+/// What an inotify watch descriptor watches.
+#[derive(Debug, Clone)]
+enum Target {
+    Directory(PathBuf),
+    File(PathBuf),
 }
 
 struct Watching {
     mode: Mode,
     debounce: Option<Duration>,
-    sender: Sender<Message>,
-    native: Option<RecommendedWatcher>,
+    mailbox: Mailbox,
+    inotify: Option<Inotify>,
     poll: Option<PollWatcher>,
     files: HashSet<PathBuf>,
+    /// The directories of watched files.
     directories: HashSet<PathBuf>,
+    /// Every inotify watch in place, by descriptor.
+    targets: HashMap<i32, Target>,
+    /// Watched directories: those of watched files, and the nearest existing ancestor of
+    /// each one that is missing (to see it come back).
+    directory_watches: HashMap<PathBuf, WatchDescriptor>,
+    file_watches: HashMap<PathBuf, WatchDescriptor>,
+    /// Directories handed to the polling watcher (out of inotify watches).
+    polled: HashSet<PathBuf>,
+    /// Events that concerned a watched file or directory, ever.
+    events_seen: u64,
+    /// Counts the events of each file, so a read can tell whether a writer came meanwhile.
+    revisions: HashMap<PathBuf, u64>,
     /// Watches are put in place a moment after start (see ACTIVATE_AFTER).
     active: bool,
     started: Instant,
     pending: HashMap<PathBuf, Pending>,
+    /// Files to look at again at some time (a suspicious save waiting to settle).
+    rechecks: Vec<(Instant, PathBuf)>,
     last_event: Instant,
-    /// When the current batch started; a file left open longer than WRITE_GRACE is read.
+    /// When the current batch started; files still being written hold it back this long.
     batch_start: Instant,
 }
 
 impl Watching {
-    fn new(mode: Mode, debounce: Option<Duration>, sender: Sender<Message>) -> Watching {
+    fn new(mode: Mode, debounce: Option<Duration>, mailbox: Mailbox) -> Watching {
         Watching {
             mode,
             debounce,
-            sender,
-            native: None,
+            mailbox,
+            inotify: None,
             poll: None,
             files: HashSet::new(),
             directories: HashSet::new(),
+            targets: HashMap::new(),
+            directory_watches: HashMap::new(),
+            file_watches: HashMap::new(),
+            polled: HashSet::new(),
+            revisions: HashMap::new(),
+            events_seen: 0,
             active: false,
             started: Instant::now(),
             pending: HashMap::new(),
+            rechecks: Vec::new(),
             last_event: Instant::now(),
             batch_start: Instant::now(),
         }
     }
 
-    fn run(&mut self, receiver: Receiver<Message>, mut on_batch: impl FnMut(Vec<PathBuf>)) {
+    fn run(
+        &mut self,
+        receiver: Receiver<Message>,
+        mut wake: UnixStream,
+        mut on_batch: impl FnMut(&mut Batch),
+    ) {
         loop {
-            let deadline = [self.activation_due(), self.batch_due()]
-                .into_iter()
-                .flatten()
-                .min();
-            let message = match deadline {
-                None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                Some(due) => receiver.recv_timeout(due.saturating_duration_since(Instant::now())),
-            };
-            match message {
-                Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                Ok(Message::Watch(file, done)) => {
-                    self.add(file);
-                    let _ = done.send(());
-                }
-                Ok(Message::Event(Ok(event))) => self.record(event),
-                Ok(Message::Event(Err(_))) => {}
-                Err(RecvTimeoutError::Timeout) => {
-                    let now = Instant::now();
-                    if self.activation_due().is_some_and(|due| due <= now) {
-                        self.activate();
-                    } else if self.batch_due().is_some_and(|due| due <= now) {
-                        let batch: Vec<PathBuf> =
-                            self.pending.drain().map(|(path, _)| path).collect();
-                        on_batch(batch);
+            let deadline = [
+                self.activation_due(),
+                self.batch_due(),
+                self.rechecks.iter().map(|(due, _)| *due).min(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            self.wait(&wake, deadline);
+            let now = Instant::now();
+            let mut buffer = [0u8; 64];
+            while matches!(wake.read(&mut buffer), Ok(n) if n > 0) {}
+            loop {
+                match receiver.try_recv() {
+                    Ok(Message::Stop) | Err(TryRecvError::Disconnected) => return,
+                    Ok(Message::Watch(file, done)) => {
+                        self.add(file);
+                        let _ = done.send(());
                     }
+                    Ok(Message::Polled(Ok(event))) => {
+                        for path in event.paths {
+                            self.changed(path, Change::Complete);
+                        }
+                    }
+                    Ok(Message::Polled(Err(_))) => {}
+                    Err(TryRecvError::Empty) => break,
                 }
             }
+            let events_before = self.events_seen;
+            let unrelated = self.read_events() > 0 && self.events_seen == events_before;
+            if self.activation_due().is_some_and(|due| due <= now) {
+                self.activate();
+            }
+            let (due, later): (Vec<_>, Vec<_>) =
+                self.rechecks.drain(..).partition(|(due, _)| *due <= now);
+            self.rechecks = later;
+            for (_, path) in due {
+                self.pending_again(path);
+            }
+            if self.batch_due().is_some_and(|due| due <= now) {
+                let paths = self.take_batch(now);
+                if !paths.is_empty() {
+                    on_batch(&mut Batch {
+                        paths,
+                        watching: self,
+                    });
+                }
+            }
+            if unrelated {
+                std::thread::sleep(UNRELATED_PAUSE);
+            }
+        }
+    }
+
+    /// Sleeps until a message, an inotify event or `deadline`.
+    fn wait(&self, wake: &UnixStream, deadline: Option<Instant>) {
+        let timeout = match deadline {
+            None => -1,
+            Some(due) => {
+                let left = due.saturating_duration_since(Instant::now());
+                // Rounded up: waking a little early would only spin.
+                left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+            }
+        };
+        let mut fds = vec![libc::pollfd {
+            fd: wake.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if let Some(inotify) = &self.inotify {
+            fds.push(libc::pollfd {
+                fd: inotify.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        // SAFETY: `fds` is a valid array of pollfd for the length given.
+        unsafe {
+            libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout);
         }
     }
 
@@ -181,147 +396,414 @@ impl Watching {
     /// every watched file once (unchanged ones are skipped by the caller).
     fn activate(&mut self) {
         self.active = true;
-        let directories: Vec<PathBuf> = self.directories.iter().cloned().collect();
-        for directory in &directories {
-            self.watch_directory(directory);
-        }
-        if !self.files.is_empty() {
-            let now = Instant::now();
-            self.batch_start = now;
-            self.last_event = now;
-            for file in &self.files {
-                self.pending
-                    .insert(file.clone(), Pending { writing: false });
+        if self.mode == Mode::Native {
+            match Inotify::init() {
+                Ok(inotify) => self.inotify = Some(inotify),
+                Err(err) => {
+                    say(&format!(
+                        "jurigged: cannot use inotify ({err}); polling for changes every second"
+                    ));
+                    self.mode = Mode::Poll(Duration::from_secs(1));
+                }
             }
+        }
+        self.watch_directories();
+        let files: Vec<PathBuf> = self.files.iter().cloned().collect();
+        for file in files {
+            self.watch_file(&file);
+            self.pending_again(file);
         }
     }
 
-    /// When the pending batch is due; `None` when nothing is pending.
+    /// A file to read again, complete as it is.
+    fn pending_again(&mut self, path: PathBuf) {
+        if self.pending.is_empty() {
+            self.batch_start = Instant::now();
+        }
+        self.last_event = Instant::now();
+        self.pending
+            .entry(path)
+            .or_insert(Pending { writing: None });
+    }
+
+    /// When the pending batch is due; `None` when nothing can be read yet.
     fn batch_due(&self) -> Option<Instant> {
         if self.pending.is_empty() {
             return None;
         }
-        let quiet = match (self.debounce, self.native.is_some()) {
+        let quiet = match (self.debounce, self.inotify.is_some()) {
             (Some(debounce), _) => debounce,
             (None, true) => SETTLE,
             (None, false) => POLL_DEBOUNCE,
         };
         let quiet_until = self.last_event + quiet;
-        let writing = self.pending.values().any(|p| p.writing);
-        Some(if writing {
-            // Wait for the close, but not forever: some programs keep files open.
-            (self.batch_start + WRITE_GRACE).max(quiet_until)
-        } else {
-            quiet_until
-        })
+        let now = Instant::now();
+        let complete = self.pending.values().any(|p| p.complete(now));
+        let incomplete = self.pending.values().any(|p| !p.complete(now));
+        if complete && !incomplete {
+            return Some(quiet_until);
+        }
+        if complete {
+            // Files saved together go together: wait for the rest, but not forever.
+            return Some((self.batch_start + WRITE_GRACE).max(quiet_until));
+        }
+        // Nothing complete: wake when an expected new version stops being waited for.
+        self.pending
+            .values()
+            .filter_map(|p| match p.writing {
+                Some(Writing::Expected(since)) => Some(since + WRITE_GRACE),
+                _ => None,
+            })
+            .min()
+            .map(|due| due.max(quiet_until))
     }
 
-    fn record(&mut self, event: Event) {
-        // Polling never sees a close: the debounce is all it has.
-        let native = self.native.is_some();
-        let writing = match event.kind {
-            EventKind::Access(AccessKind::Close(AccessMode::Write)) => Some(false),
-            EventKind::Access(_) => None,
-            EventKind::Modify(ModifyKind::Metadata(_)) => Some(false),
-            // Moved away or deleted: a new version is probably being written (vim's backup,
-            // delete and recreate); wait for it rather than read a file that is not there.
-            EventKind::Modify(ModifyKind::Name(RenameMode::From)) | EventKind::Remove(_) => {
-                Some(native)
-            }
-            EventKind::Modify(ModifyKind::Name(_)) => Some(false),
-            EventKind::Modify(_) | EventKind::Create(CreateKind::File | CreateKind::Any) => {
-                Some(native)
-            }
-            EventKind::Any | EventKind::Other => Some(false),
-            EventKind::Create(_) => None,
-        };
-        let Some(writing) = writing else { return };
-        // A rename reported with both ends: the old name is left (a new file will come), the
-        // new name is complete.
-        let both_ends = matches!(
-            event.kind,
-            EventKind::Modify(ModifyKind::Name(RenameMode::Both))
-        );
-        for (index, path) in event.paths.into_iter().enumerate() {
-            if !self.files.contains(&path) {
-                continue;
-            }
-            let writing = if both_ends {
-                index == 0 && native
-            } else {
-                writing
-            };
-            if self.pending.is_empty() {
-                self.batch_start = Instant::now();
-            }
-            self.last_event = Instant::now();
-            let entry = self.pending.entry(path).or_insert(Pending { writing });
-            entry.writing = writing;
+    /// Takes the complete files out of the pending set; those still being written stay.
+    fn take_batch(&mut self, now: Instant) -> Vec<PathBuf> {
+        let complete: Vec<PathBuf> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.complete(now))
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in &complete {
+            self.pending.remove(path);
         }
+        self.batch_start = now;
+        complete
+    }
+
+    fn revision(&self, path: &Path) -> u64 {
+        self.revisions.get(path).copied().unwrap_or(0)
+    }
+
+    /// Records what happened to a watched file.
+    fn changed(&mut self, path: PathBuf, change: Change) {
+        if !self.files.contains(&path) {
+            return;
+        }
+        *self.revisions.entry(path.clone()).or_insert(0) += 1;
+        self.events_seen += 1;
+        // Polling never sees a writer: the debounce is all it has.
+        let change = if self.inotify.is_none() {
+            Change::Complete
+        } else {
+            change
+        };
+        let now = Instant::now();
+        if self.pending.is_empty() {
+            self.batch_start = now;
+        }
+        self.last_event = now;
+        let entry = self
+            .pending
+            .entry(path)
+            .or_insert(Pending { writing: None });
+        entry.writing = match change {
+            Change::Complete => None,
+            Change::Written => Some(Writing::Open),
+            Change::Replaced => Some(Writing::Expected(now)),
+        };
+    }
+
+    /// Reads every inotify event queued, without blocking; returns how many there were.
+    fn read_events(&mut self) -> usize {
+        let mut buffer = [0u8; 4096];
+        let mut count = 0;
+        loop {
+            let Some(inotify) = self.inotify.as_mut() else {
+                return count;
+            };
+            let events: Vec<(i32, EventMask, Option<OsString>)> =
+                match inotify.read_events(&mut buffer) {
+                    Ok(events) => events
+                        .map(|e| {
+                            (
+                                e.wd.get_watch_descriptor_id(),
+                                e.mask,
+                                e.name.map(|n| n.to_os_string()),
+                            )
+                        })
+                        .collect(),
+                    Err(_) => return count,
+                };
+            if events.is_empty() {
+                return count;
+            }
+            count += events.len();
+            for (descriptor, mask, name) in events {
+                self.on_event(descriptor, mask, name);
+            }
+        }
+    }
+
+    fn on_event(&mut self, descriptor: i32, mask: EventMask, name: Option<OsString>) {
+        if mask.contains(EventMask::Q_OVERFLOW) {
+            self.overflowed();
+            return;
+        }
+        let Some(target) = self.targets.get(&descriptor).cloned() else {
+            return;
+        };
+        if mask.intersects(EventMask::ISDIR | EventMask::DELETE_SELF | EventMask::MOVE_SELF) {
+            self.events_seen += 1;
+        }
+        match target {
+            Target::File(path) => {
+                if mask.contains(EventMask::IGNORED) {
+                    self.forget_watch(descriptor);
+                } else if mask.contains(EventMask::MODIFY) {
+                    self.changed(path, Change::Written);
+                }
+            }
+            Target::Directory(directory) => {
+                if mask
+                    .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::IGNORED)
+                {
+                    self.directory_lost(&directory, descriptor);
+                    return;
+                }
+                let Some(name) = name else { return };
+                if mask.contains(EventMask::ISDIR) {
+                    // A directory appearing may be one we lost (rm -rf and recreate, a
+                    // `git checkout`, `mv x pkg`).
+                    if mask.intersects(EventMask::CREATE | EventMask::MOVED_TO) {
+                        self.watch_directories();
+                    }
+                    return;
+                }
+                let path = directory.join(name);
+                if !self.files.contains(&path) {
+                    return;
+                }
+                if mask.contains(EventMask::CLOSE_WRITE) {
+                    self.changed(path, Change::Complete);
+                } else if mask.contains(EventMask::MOVED_TO) {
+                    // Renamed into place: complete, and a new file to watch.
+                    self.watch_file(&path);
+                    self.changed(path, Change::Complete);
+                } else if mask.contains(EventMask::CREATE) {
+                    self.watch_file(&path);
+                    self.changed(path, Change::Replaced);
+                } else if mask.intersects(EventMask::DELETE | EventMask::MOVED_FROM) {
+                    self.unwatch_file(&path);
+                    self.changed(path, Change::Replaced);
+                }
+            }
+        }
+    }
+
+    /// Events were lost: nothing is known of writers any more, read every file again.
+    fn overflowed(&mut self) {
+        let files: Vec<PathBuf> = self.files.iter().cloned().collect();
+        for file in files {
+            self.changed(file, Change::Complete);
+        }
+        self.watch_directories();
+    }
+
+    fn forget_watch(&mut self, descriptor: i32) {
+        let is_current = |watch: Option<&WatchDescriptor>| {
+            watch.is_some_and(|w| w.get_watch_descriptor_id() == descriptor)
+        };
+        match self.targets.remove(&descriptor) {
+            Some(Target::File(path)) if is_current(self.file_watches.get(&path)) => {
+                self.file_watches.remove(&path);
+            }
+            Some(Target::Directory(path)) if is_current(self.directory_watches.get(&path)) => {
+                self.directory_watches.remove(&path);
+            }
+            _ => {}
+        }
+    }
+
+    /// A watched directory was deleted or moved away: its files wait for it to come back.
+    fn directory_lost(&mut self, directory: &Path, descriptor: i32) {
+        if let (Some(inotify), Some(watch)) =
+            (self.inotify.as_mut(), self.directory_watches.get(directory))
+            && watch.get_watch_descriptor_id() == descriptor
+        {
+            // Moved away, it is still alive elsewhere: stop following it.
+            let _ = inotify.watches().remove(watch.clone());
+        }
+        self.forget_watch(descriptor);
+        let inside: Vec<PathBuf> = self
+            .files
+            .iter()
+            .filter(|f| f.parent() == Some(directory))
+            .cloned()
+            .collect();
+        for file in inside {
+            self.unwatch_file(&file);
+        }
+        self.watch_directories();
     }
 
     fn add(&mut self, file: PathBuf) {
         let Some(directory) = file.parent().map(Path::to_path_buf) else {
             return;
         };
-        self.files.insert(file);
-        if self.directories.insert(directory.clone()) && self.active {
-            self.watch_directory(&directory);
+        self.files.insert(file.clone());
+        self.directories.insert(directory);
+        if self.active {
+            self.watch_directories();
+            self.watch_file(&file);
         }
     }
 
-    fn watch_directory(&mut self, directory: &Path) {
-        let directory = directory.to_path_buf();
+    /// Watches every directory of watched files that is not watched yet; the files of one
+    /// that came back are read again. A missing one is waited for by watching its nearest
+    /// existing ancestor, which sees it appear.
+    fn watch_directories(&mut self) {
         if let Mode::Poll(interval) = self.mode {
-            self.watch_polling(&directory, interval);
+            let directories: Vec<PathBuf> = self.directories.iter().cloned().collect();
+            for directory in directories {
+                self.watch_polling(&directory, interval);
+            }
             return;
         }
-        if self.native.is_none() {
-            let sender = self.sender.clone();
-            match notify::recommended_watcher(move |event| {
-                let _ = sender.send(Message::Event(event));
-            }) {
-                Ok(watcher) => self.native = Some(watcher),
-                Err(err) => {
-                    say(&format!(
-                        "jurigged: cannot use inotify ({err}); polling for changes every second"
-                    ));
-                    self.mode = Mode::Poll(Duration::from_secs(1));
-                    self.watch_polling(&directory, Duration::from_secs(1));
-                    return;
+        // Until nothing changes: a directory may appear while its ancestor's watch is
+        // being put in place.
+        for _ in 0..16 {
+            let mut missing = Vec::new();
+            let mut progress = false;
+            let unwatched: Vec<PathBuf> = self
+                .directories
+                .iter()
+                .filter(|d| !self.directory_watches.contains_key(*d) && !self.polled.contains(*d))
+                .cloned()
+                .collect();
+            for directory in unwatched {
+                match self.watch_directory(&directory) {
+                    Ok(()) => {
+                        progress = true;
+                        let inside: Vec<PathBuf> = self
+                            .files
+                            .iter()
+                            .filter(|f| f.parent() == Some(directory.as_path()))
+                            .cloned()
+                            .collect();
+                        for file in inside {
+                            self.watch_file(&file);
+                            self.changed(file, Change::Complete);
+                        }
+                    }
+                    Err(_) => missing.push(directory),
                 }
             }
+            let mut needed: HashSet<PathBuf> = self.directories.clone();
+            for directory in &missing {
+                let Some(ancestor) = directory.ancestors().skip(1).find(|a| a.is_dir()) else {
+                    continue;
+                };
+                needed.insert(ancestor.to_path_buf());
+                if !self.directory_watches.contains_key(ancestor)
+                    && self.watch_directory(ancestor).is_ok()
+                {
+                    progress = true;
+                }
+            }
+            // Ancestors watched for a directory that has come back are not needed any more.
+            let unneeded: Vec<PathBuf> = self
+                .directory_watches
+                .keys()
+                .filter(|d| !needed.contains(*d))
+                .cloned()
+                .collect();
+            for directory in unneeded {
+                if let Some(watch) = self.directory_watches.remove(&directory) {
+                    self.targets.remove(&watch.get_watch_descriptor_id());
+                    if let Some(inotify) = self.inotify.as_mut() {
+                        let _ = inotify.watches().remove(watch);
+                    }
+                }
+            }
+            if missing.is_empty() || !progress {
+                return;
+            }
         }
-        let watched = self
-            .native
-            .as_mut()
-            .map(|w| w.watch(&directory, RecursiveMode::NonRecursive));
-        if let Some(Err(err)) = watched {
-            if is_out_of_watches(&err) {
+    }
+
+    /// Watches one directory with inotify; out of watches, polls it instead.
+    fn watch_directory(&mut self, directory: &Path) -> std::io::Result<()> {
+        let Some(inotify) = self.inotify.as_mut() else {
+            return Err(std::io::ErrorKind::Unsupported.into());
+        };
+        match inotify.watches().add(directory, DIRECTORY_EVENTS) {
+            Ok(watch) => {
+                self.targets.insert(
+                    watch.get_watch_descriptor_id(),
+                    Target::Directory(directory.to_path_buf()),
+                );
+                self.directory_watches
+                    .insert(directory.to_path_buf(), watch);
+                Ok(())
+            }
+            Err(err) if err.raw_os_error() == Some(libc::ENOSPC) => {
                 if self.poll.is_none() {
                     say(
                         "jurigged: out of inotify watches (fs.inotify.max_user_watches); polling the remaining directories every second",
                     );
                 }
-                self.watch_polling(&directory, Duration::from_secs(1));
-            } else {
-                say(&format!(
-                    "jurigged: cannot watch {}: {err}",
-                    directory.display()
-                ));
+                self.polled.insert(directory.to_path_buf());
+                self.watch_polling(directory, Duration::from_secs(1));
+                Ok(())
+            }
+            Err(err) => {
+                if !matches!(
+                    err.raw_os_error(),
+                    Some(libc::ENOENT | libc::ENOTDIR | libc::EACCES)
+                ) {
+                    say(&format!(
+                        "jurigged: cannot watch {}: {err}",
+                        directory.display()
+                    ));
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Watches the file at `path` for writes (a new file there replaces the old watch).
+    fn watch_file(&mut self, path: &Path) {
+        let Some(inotify) = self.inotify.as_mut() else {
+            return;
+        };
+        // Without it (missing, or out of watches) only the writer's close is seen, which
+        // still tells that the file is complete.
+        let Ok(watch) = inotify.watches().add(path, FILE_EVENTS) else {
+            return;
+        };
+        let descriptor = watch.get_watch_descriptor_id();
+        if let Some(old) = self.file_watches.insert(path.to_path_buf(), watch)
+            && old.get_watch_descriptor_id() != descriptor
+        {
+            self.targets.remove(&old.get_watch_descriptor_id());
+            let _ = inotify.watches().remove(old);
+        }
+        self.targets
+            .insert(descriptor, Target::File(path.to_path_buf()));
+    }
+
+    /// Stops watching the file that was at `path` (it was deleted or moved away).
+    fn unwatch_file(&mut self, path: &Path) {
+        if let Some(watch) = self.file_watches.remove(path) {
+            self.targets.remove(&watch.get_watch_descriptor_id());
+            if let Some(inotify) = self.inotify.as_mut() {
+                let _ = inotify.watches().remove(watch);
             }
         }
     }
 
     fn watch_polling(&mut self, directory: &Path, interval: Duration) {
         if self.poll.is_none() {
-            let sender = self.sender.clone();
+            let mailbox = self.mailbox.clone();
             let config = notify::Config::default()
                 .with_poll_interval(interval)
                 .with_compare_contents(true);
             match PollWatcher::new(
                 move |event| {
-                    let _ = sender.send(Message::Event(event));
+                    mailbox.send(Message::Polled(event));
                 },
                 config,
             ) {
@@ -359,14 +841,6 @@ fn block_signals() {
     }
 }
 
-fn is_out_of_watches(err: &notify::Error) -> bool {
-    match &err.kind {
-        notify::ErrorKind::MaxFilesWatch => true,
-        notify::ErrorKind::Io(io) => io.raw_os_error() == Some(libc::ENOSPC),
-        _ => false,
-    }
-}
-
 fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
@@ -389,9 +863,10 @@ mod tests {
         let file = std::fs::canonicalize(dir.path()).unwrap().join("mod.py");
         std::fs::write(&file, "x = 1\n").unwrap();
         let (sender, receiver) = channel();
-        let watcher = FileWatcher::spawn(mode, debounce, move |batch| {
-            let _ = sender.send(batch);
-        });
+        let watcher = FileWatcher::spawn(mode, debounce, move |batch: &mut Batch| {
+            let _ = sender.send(batch.paths.clone());
+        })
+        .unwrap();
         watcher.watch(file.clone());
         // Past the deferred start: its one look at every file is drained here.
         std::thread::sleep(ACTIVATE_AFTER + Duration::from_millis(100));
@@ -433,9 +908,10 @@ mod tests {
         let file = std::fs::canonicalize(dir.path()).unwrap().join("early.py");
         std::fs::write(&file, "x = 1\n").unwrap();
         let (sender, receiver) = channel();
-        let mut watcher = FileWatcher::spawn(Mode::Native, None, move |batch| {
-            let _ = sender.send(batch);
-        });
+        let mut watcher = FileWatcher::spawn(Mode::Native, None, move |batch: &mut Batch| {
+            let _ = sender.send(batch.paths.clone());
+        })
+        .unwrap();
         watcher.watch(file.clone());
         std::fs::write(&file, "x = 2\n").unwrap();
         let batch = receiver.recv_timeout(Duration::from_secs(5)).unwrap();

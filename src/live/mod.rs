@@ -16,14 +16,14 @@ use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyCode, PyDict, PyModule};
 use pyo3::{ffi, wrap_pyfunction};
 
 use crate::source::{self, ModuleTree};
-use crate::watch::{FileWatcher, Mode};
+use crate::watch::{Batch, FileWatcher, Mode};
 use apply::FileChange;
 use filter::WatchFilter;
 use log::Logger;
@@ -59,6 +59,8 @@ struct Service {
     /// Files of a batch that failed: tried again with the next batch, so that the next good
     /// save applies everything.
     retry: Mutex<Vec<PathBuf>>,
+    /// Saves that would delete most of a module, held until they prove stable.
+    held: Mutex<HashMap<PathBuf, Held>>,
     /// Our process: a child made by `os.fork()` has no watcher thread and patches nothing.
     pid: u32,
 }
@@ -85,13 +87,15 @@ pub fn start(py: Python<'_>, settings: &Settings) -> Result<(), String> {
         _ => Mode::Native,
     };
     let debounce = settings.debounce.map(Duration::from_secs_f64);
-    let watcher = FileWatcher::spawn(mode, debounce, on_batch);
+    let watcher = FileWatcher::spawn(mode, debounce, on_batch)
+        .map_err(|err| format!("cannot start watching files: {err}"))?;
     let service = Service {
         filter,
         log,
         files: Mutex::new(HashMap::new()),
         watcher: Mutex::new(Some(watcher)),
         retry: Mutex::new(Vec::new()),
+        held: Mutex::new(HashMap::new()),
         pid: std::process::id(),
     };
     if SERVICE.set(service).is_err() {
@@ -240,10 +244,51 @@ fn stop_watching(py: Python<'_>) {
 /// against the same running version at once.
 static APPLYING: Mutex<()> = Mutex::new(());
 
-fn on_batch(paths: Vec<PathBuf>) {
+fn on_batch(batch: &mut Batch) {
     let Some(service) = SERVICE.get() else { return };
     let _turn = APPLYING.lock().unwrap_or_else(|e| e.into_inner());
-    apply_paths(service, paths);
+    let paths = std::mem::take(&mut batch.paths);
+    apply_paths(service, paths, &mut WatcherReads(batch));
+}
+
+/// How the files of a batch are read.
+trait Reads {
+    /// The file's bytes; `None` when it cannot be read or is still being written.
+    fn read(&mut self, path: &Path) -> Option<Vec<u8>>;
+    /// Asks to see `path` again after `delay`; false when that cannot be done (the change
+    /// is then applied now).
+    fn hold(&mut self, path: &Path, delay: Duration) -> bool;
+}
+
+/// Files of a watcher batch: the watcher knows when a writer still has one open.
+struct WatcherReads<'a, 'b>(&'a mut Batch<'b>);
+
+impl Reads for WatcherReads<'_, '_> {
+    fn read(&mut self, path: &Path) -> Option<Vec<u8>> {
+        if self.0.sees_writers() {
+            self.0.read(path)
+        } else {
+            read_settled(path)
+        }
+    }
+
+    fn hold(&mut self, path: &Path, delay: Duration) -> bool {
+        self.0.recheck_after(path, delay);
+        true
+    }
+}
+
+/// Files read at the user's request (hot restart's `c`): what is on disk is applied now.
+struct DiskReads;
+
+impl Reads for DiskReads {
+    fn read(&mut self, path: &Path) -> Option<Vec<u8>> {
+        read_settled(path)
+    }
+
+    fn hold(&mut self, _path: &Path, _delay: Duration) -> bool {
+        false
+    }
 }
 
 /// Applies every saved change now, from the calling thread (hot_restart's `c`: the fix
@@ -259,7 +304,7 @@ pub fn apply_saved_changes(py: Python<'_>) {
             .keys()
             .cloned()
             .collect();
-        apply_paths(service, paths);
+        apply_paths(service, paths, &mut DiskReads);
     });
 }
 
@@ -268,7 +313,7 @@ pub fn is_watched(path: &Path) -> bool {
     service().is_some_and(|service| service.filter.matches(path))
 }
 
-fn apply_paths(service: &Service, mut paths: Vec<PathBuf>) {
+fn apply_paths(service: &Service, mut paths: Vec<PathBuf>, reads: &mut dyn Reads) {
     for path in service
         .retry
         .lock()
@@ -281,7 +326,7 @@ fn apply_paths(service: &Service, mut paths: Vec<PathBuf>) {
     }
     let mut changes = Vec::new();
     for path in paths {
-        if let Some(change) = plan_file(service, &path) {
+        if let Some(change) = plan_file(service, &path, reads) {
             changes.push(change);
         }
     }
@@ -337,7 +382,7 @@ fn apply_paths(service: &Service, mut paths: Vec<PathBuf>) {
 
 /// Reads a saved file and diffs it against the running version. `None` when there is
 /// nothing to apply (unchanged, deleted, unreadable, or a syntax error, reported here).
-fn plan_file(service: &Service, path: &Path) -> Option<FileChange> {
+fn plan_file(service: &Service, path: &Path, reads: &mut dyn Reads) -> Option<FileChange> {
     let (code_filename, old_source, old_tree, loaded_tree, running_aliases, is_main) = {
         let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());
         let watched = files.get_mut(path)?;
@@ -358,7 +403,7 @@ fn plan_file(service: &Service, path: &Path) -> Option<FileChange> {
         )
     };
     // A deleted file changes nothing: it may be recreated in a moment.
-    let bytes = read_settled(path)?;
+    let bytes = reads.read(path)?;
     let Some(old_source) = old_source else {
         service.log.error(&format!(
             "jurigged: {code_filename} is not UTF-8; changes to it are not applied"
@@ -372,6 +417,7 @@ fn plan_file(service: &Service, path: &Path) -> Option<FileChange> {
         return None;
     };
     if new_source == old_source {
+        service.held_saves().remove(path);
         return None;
     }
     let new_tree = match source::parse(&new_source) {
@@ -385,6 +431,17 @@ fn plan_file(service: &Service, path: &Path) -> Option<FileChange> {
         Some(tree) => tree,
         None => source::parse(&old_source).unwrap_or_default(),
     };
+    if held_back(
+        service,
+        path,
+        &code_filename,
+        &old_tree,
+        &new_tree,
+        &new_source,
+        reads,
+    ) {
+        return None;
+    }
     let ops = source::diff(&old_tree, &new_tree);
     Some(FileChange {
         path: path.to_path_buf(),
@@ -400,9 +457,103 @@ fn plan_file(service: &Service, path: &Path) -> Option<FileChange> {
     })
 }
 
-/// Reads a saved file. A file that reads empty or does not parse may be caught between
-/// an editor's steps (created but not yet written): read it again shortly, and take what
-/// it holds once it stops changing.
+/// How long a save that deletes most of a module must stay unchanged before it is applied.
+const MASS_DELETION_SETTLE: Duration = Duration::from_secs(1);
+
+/// A save held back because it would delete most of a module's definitions.
+struct Held {
+    source: String,
+    since: Instant,
+}
+
+impl Service {
+    fn held_saves(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Held>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Whether to hold back a save that deletes more than half of a module's definitions (an
+/// emptied file deletes them all): far more often a save in progress than the user's
+/// intent. It is applied once it has stayed the same for MASS_DELETION_SETTLE, so a real
+/// deletion still works; one line says so when the hold begins.
+fn held_back(
+    service: &Service,
+    path: &Path,
+    code_filename: &str,
+    old_tree: &ModuleTree,
+    new_tree: &ModuleTree,
+    new_source: &str,
+    reads: &mut dyn Reads,
+) -> bool {
+    let (lost, total) = lost_definitions(old_tree, new_tree);
+    let mut held = service.held_saves();
+    if lost == 0 || lost * 2 <= total {
+        held.remove(path);
+        return false;
+    }
+    let now = Instant::now();
+    match held.get(path) {
+        Some(hold) if hold.source == new_source => {
+            let waited = now.saturating_duration_since(hold.since);
+            if waited >= MASS_DELETION_SETTLE {
+                held.remove(path);
+                return false;
+            }
+            reads.hold(path, MASS_DELETION_SETTLE - waited)
+        }
+        previous => {
+            let first = previous.is_none();
+            if !reads.hold(path, MASS_DELETION_SETTLE) {
+                return false;
+            }
+            held.insert(
+                path.to_path_buf(),
+                Held {
+                    source: new_source.to_string(),
+                    since: now,
+                },
+            );
+            drop(held);
+            if first {
+                let what = if new_source.trim().is_empty() {
+                    format!("is empty, which would delete all {total} of its definitions")
+                } else {
+                    format!("lost {lost} of {total} definitions in one save")
+                };
+                service.log.error(&format!(
+                    "jurigged: {code_filename} {what}; applying it only if it stays so for a second"
+                ));
+            }
+            true
+        }
+    }
+}
+
+/// How many of the old version's functions and classes (methods included) the new version
+/// no longer has, out of how many.
+fn lost_definitions(old: &ModuleTree, new: &ModuleTree) -> (usize, usize) {
+    fn names(prefix: &str, body: &[source::Definition], into: &mut Vec<String>) {
+        for definition in body {
+            if definition.kind == source::Kind::Statement {
+                continue;
+            }
+            let name = format!("{prefix}.{}", definition.name);
+            names(&name, &definition.children, into);
+            into.push(name);
+        }
+    }
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    names("", &old.definitions, &mut before);
+    names("", &new.definitions, &mut after);
+    let after: std::collections::HashSet<String> = after.into_iter().collect();
+    let lost = before.iter().filter(|name| !after.contains(*name)).count();
+    (lost, before.len())
+}
+
+/// Reads a saved file when no watcher tells whether it is complete (polling, hot restart's
+/// `c`). A file that reads empty or does not parse may be caught between an editor's steps
+/// (created but not yet written): read it again shortly, and take what it holds once it
+/// stops changing.
 fn read_settled(path: &Path) -> Option<Vec<u8>> {
     let mut bytes = std::fs::read(path).ok()?;
     for _ in 0..5 {

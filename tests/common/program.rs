@@ -172,6 +172,11 @@ impl Program {
         assert!(!stderr.contains("jurigged:"), "{stderr}");
     }
 
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stdout(&self) -> String {
         self.stdout.lock().unwrap().clone()
     }
