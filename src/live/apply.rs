@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -29,15 +30,15 @@ pub struct FileChange {
     /// The program's script (`__main__`).
     pub is_main: bool,
     pub old_source: String,
-    pub old_tree: ModuleTree,
+    pub old_tree: Arc<ModuleTree>,
     /// The version the module's top-level code was compiled from: a running top-level
     /// statement's line numbers are that version's.
-    pub loaded_tree: ModuleTree,
+    pub loaded_tree: Arc<ModuleTree>,
     /// Running top-level statements whose text changed since they started:
     /// (tokens as loaded, tokens now).
     pub running_aliases: Vec<(Vec<String>, Vec<String>)>,
     pub new_source: String,
-    pub new_tree: ModuleTree,
+    pub new_tree: Arc<ModuleTree>,
     pub ops: Vec<Op>,
 }
 
@@ -840,9 +841,11 @@ fn commit<'py>(
     }
     let _collector_paused = CollectorPause::new(py)?;
     let first = replaced.len();
+    let by_code = live.by_code();
     for swap in pending.swaps.drain(..) {
         for old_code in &swap.old {
-            for function in live.functions_with(old_code) {
+            let users = by_code.get(&(old_code.as_ptr() as usize));
+            for function in users.into_iter().flatten() {
                 undo.record_function(function)?;
                 function.setattr("__code__", &swap.new_code)?;
                 if let Some(source) = &swap.new_defaults {
@@ -1259,14 +1262,18 @@ impl<'py> LiveObjects<'py> {
         codes
     }
 
-    fn functions_with<'a>(
-        &'a self,
-        code: &'a Bound<'py, PyAny>,
-    ) -> impl Iterator<Item = &'a Bound<'py, PyAny>> {
-        self.functions
-            .values()
-            .flatten()
-            .filter(move |f| f.getattr("__code__").map(|c| c.is(code)).unwrap_or(false))
+    /// The functions by the address of the code object they run now.
+    fn by_code(&self) -> HashMap<usize, Vec<&Bound<'py, PyAny>>> {
+        let mut by_code: HashMap<usize, Vec<&Bound<'py, PyAny>>> = HashMap::new();
+        for function in self.functions.values().flatten() {
+            if let Ok(code) = function.getattr("__code__") {
+                let users = by_code.entry(code.as_ptr() as usize).or_default();
+                if !users.iter().any(|known| known.is(function)) {
+                    users.push(function);
+                }
+            }
+        }
+        by_code
     }
 }
 

@@ -15,7 +15,7 @@ mod running_source;
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -43,9 +43,9 @@ struct Watched {
     code_filename: String,
     /// The running version; `None` if it is not UTF-8 (such files are not patched).
     source: Option<String>,
-    tree: Option<ModuleTree>,
+    tree: Option<Arc<ModuleTree>>,
     /// The version the module was loaded from (a running top-level statement's lines).
-    loaded_tree: Option<ModuleTree>,
+    loaded_tree: Option<Arc<ModuleTree>>,
     /// Running top-level statements changed since they started: (as loaded, now).
     running_aliases: Vec<(Vec<String>, Vec<String>)>,
     is_main: bool,
@@ -384,20 +384,13 @@ fn apply_paths(service: &Service, mut paths: Vec<PathBuf>, reads: &mut dyn Reads
 /// nothing to apply (unchanged, deleted, unreadable, or a syntax error, reported here).
 fn plan_file(service: &Service, path: &Path, reads: &mut dyn Reads) -> Option<FileChange> {
     let (code_filename, old_source, old_tree, loaded_tree, running_aliases, is_main) = {
-        let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());
-        let watched = files.get_mut(path)?;
-        // The first time a change comes, the running version is still the loaded one.
-        if watched.loaded_tree.is_none() {
-            watched.loaded_tree = watched
-                .source
-                .as_deref()
-                .map(|text| source::parse(text).unwrap_or_default());
-        }
+        let files = service.files.lock().unwrap_or_else(|e| e.into_inner());
+        let watched = files.get(path)?;
         (
             watched.code_filename.clone(),
             watched.source.clone(),
             watched.tree.clone(),
-            watched.loaded_tree.clone().unwrap_or_default(),
+            watched.loaded_tree.clone(),
             watched.running_aliases.clone(),
             watched.is_main,
         )
@@ -427,10 +420,24 @@ fn plan_file(service: &Service, path: &Path, reads: &mut dyn Reads) -> Option<Fi
             return None;
         }
     };
+    // Parsed only once a file really changed: watching costs nothing for files never
+    // edited (with `-w /`, the whole standard library).
     let old_tree = match old_tree {
         Some(tree) => tree,
-        None => source::parse(&old_source).unwrap_or_default(),
+        None => Arc::new(source::parse(&old_source).unwrap_or_default()),
     };
+    // The first time a change comes, the running version is still the loaded one.
+    let loaded_tree = match loaded_tree {
+        Some(tree) => tree,
+        None => {
+            let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(watched) = files.get_mut(path) {
+                watched.loaded_tree = Some(Arc::clone(&old_tree));
+            }
+            Arc::clone(&old_tree)
+        }
+    };
+    let new_tree = Arc::new(new_tree);
     if held_back(
         service,
         path,
