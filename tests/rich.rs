@@ -298,3 +298,29 @@ print("the caller got", compute(4))
         "the ticks are on the normal screen after:\n{screen}"
     );
 }
+
+#[test]
+fn home_shows_a_full_panel_from_the_first_line_and_pages_move_by_its_height() {
+    let body = "def many():\n    for n in range(100):\n        print(f'row {n:03}')\n\n\nmany()\n";
+    let dir = project(body);
+    let mut session = spawn(dir.path(), &["--loop", "many", "app.py"]);
+    session.expect_screen("#1 (done");
+    session.expect_screen("row 099");
+    // 24 rows: the header and the footer, a 3-row result panel, and a stdout panel of 19
+    // rows showing 17 lines.
+    session.send("\x1b[H");
+    let screen = session.expect_screen("(↑83)");
+    assert!(screen.contains("row 000"), "{screen}");
+    assert!(screen.contains("row 016"), "a full panel: {screen}");
+    assert!(!screen.contains("row 017"), "{screen}");
+    session.send("\x1b[6~");
+    let screen = session.expect_screen("(↑66)");
+    assert!(
+        screen.contains("row 017") && screen.contains("row 033"),
+        "{screen}"
+    );
+    session.send("\x1b[F");
+    session.expect_screen("row 099");
+    session.send("c");
+    assert_eq!(session.wait(), 0);
+}
