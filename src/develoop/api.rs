@@ -4,12 +4,12 @@
 
 use std::sync::OnceLock;
 
-use pyo3::exceptions::{PyBaseException, PyException};
+use pyo3::exceptions::{PyBaseException, PyException, PySystemExit};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::basic::Basic;
-use super::runner::{self, Interface, is_loopable};
+use super::runner::{self, Interface, LoopExit, is_loopable};
 use super::tui::Rich;
 
 pyo3::create_exception!(
@@ -94,7 +94,17 @@ impl Develoop {
                 )));
             }
         };
-        runner::run_loop(py, function, &args, kwargs, first_error, interface.as_mut())
+        let ended = runner::run_loop(py, function, &args, kwargs, first_error, interface.as_mut());
+        // The terminal is given back before the caller goes on or the program ends.
+        drop(interface);
+        match ended {
+            Ok(value) => Ok(value),
+            Err(LoopExit::Raise(error)) => Err(error),
+            Err(LoopExit::Quit) if runner::is_main_thread(py) => Err(PySystemExit::new_err(1)),
+            // On another thread SystemExit would end only that thread (threading swallows
+            // it) and the program would go on: end the process as an exit would.
+            Err(LoopExit::Quit) => crate::interp::exit_from_thread(py, 1),
+        }
     }
 
     /// `obj.method` gives a loop on the bound method, shown as `Class.method(<Class>, ...)`.

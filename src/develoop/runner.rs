@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use pyo3::exceptions::{PyException, PyKeyboardInterrupt, PySystemExit};
+use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::{PyTypeInfo, ffi};
@@ -162,6 +162,20 @@ fn max_lines() -> usize {
         .unwrap_or(DEFAULT_MAX_LINES)
 }
 
+/// How a loop ended without returning a value.
+pub enum LoopExit {
+    /// The error the caller gets (the last run's, or KeyboardInterrupt).
+    Raise(PyErr),
+    /// `q`: the program ends with status 1.
+    Quit,
+}
+
+impl From<PyErr> for LoopExit {
+    fn from(error: PyErr) -> LoopExit {
+        LoopExit::Raise(error)
+    }
+}
+
 /// Runs the develoop for one call. `first_error` is the error an `xloop` caught.
 pub fn run_loop(
     py: Python<'_>,
@@ -170,7 +184,7 @@ pub fn run_loop(
     kwargs: Option<&Bound<'_, PyDict>>,
     first_error: Option<PyErr>,
     interface: &mut dyn Interface,
-) -> PyResult<Py<PyAny>> {
+) -> Result<Py<PyAny>, LoopExit> {
     let signature = describe_call(function, args, kwargs);
     let mut number = 0;
     let mut last: Result<Py<PyAny>, PyErr> = Ok(py.None());
@@ -199,9 +213,9 @@ pub fn run_loop(
     }
     loop {
         match command {
-            Command::Continue => return last,
-            Command::Quit => return Err(PySystemExit::new_err(1)),
-            Command::Interrupted => return Err(PyKeyboardInterrupt::new_err(())),
+            Command::Continue => return Ok(last?),
+            Command::Quit => return Err(LoopExit::Quit),
+            Command::Interrupted => return Err(PyKeyboardInterrupt::new_err(()).into()),
             Command::Debug(wanted) => {
                 if let Some((_, error)) = errors.iter().find(|(n, _)| *n == wanted) {
                     interface.suspend();
@@ -418,7 +432,7 @@ fn clear_pending_abort(_py: Python<'_>, thread: std::os::raw::c_ulong) {
     }
 }
 
-fn is_main_thread(py: Python<'_>) -> bool {
+pub fn is_main_thread(py: Python<'_>) -> bool {
     py.import("threading")
         .and_then(|threading| {
             let current = threading.call_method0("current_thread")?;
