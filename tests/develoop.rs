@@ -312,9 +312,11 @@ fn a_save_aborts_time_sleep_on_a_worker_thread() {
     let dir = project(&[("app.py", &WORKER.replace("handler(0)", "handler(60)"))]);
     let mut session = spawn(dir.path(), &["--loop", "handler", "app.py"]);
     session.expect("handling 60");
-    edit(&dir.path().join("app.py"), "n * 2", "n * 3");
+    edit(&dir.path().join("app.py"), "time.sleep(n)", "time.sleep(0)");
     session.expect("---- #1: ABORTED after ");
     session.expect("---- #2: handler(60) ");
+    session.expect("---- #2: RESULT ");
+    session.expect("---- #2: (c)ontinue");
     session.send("q");
     assert_eq!(session.wait(), 1);
 }
