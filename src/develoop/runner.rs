@@ -205,7 +205,7 @@ unsafe extern "C" fn interruptible_sleep(
     unsafe {
         let run = WORKER_RUN.load(Ordering::SeqCst);
         let plain = ffi::PyFloat_Check(seconds) != 0 || ffi::PyLong_Check(seconds) != 0;
-        if run == 0 || u64::from(ffi::PyThread_get_thread_ident()) != run || !plain {
+        if run == 0 || ffi::PyThread_get_thread_ident() != run || !plain {
             return original(module, seconds);
         }
         let value = ffi::PyFloat_AsDouble(seconds);
@@ -382,7 +382,7 @@ fn run_once(
     if !is_main {
         install_interruptible_sleep(py);
         drain(abort_pipe().0);
-        WORKER_RUN.store(u64::from(thread), Ordering::SeqCst);
+        WORKER_RUN.store(thread, Ordering::SeqCst);
     }
     *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()) = Some(Active {
         thread,
