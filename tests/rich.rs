@@ -439,3 +439,57 @@ fn a_aborts_time_sleep_and_q_quits_on_a_worker_thread() {
     assert!(session.terminal_cooked());
     assert!(!session.transcript().contains("went on"));
 }
+
+#[test]
+fn input_gets_the_terminal_and_the_interface_comes_back_after() {
+    let body = "def greet():\n    print('asking', flush=True)\n    name = input('name? ')\n    print('hello', name)\n    return name.upper()\n\n\nprint('the caller got', greet())\n";
+    let dir = project(body);
+    let mut session = spawn(dir.path(), &["--loop", "greet", "app.py"]);
+    session.expect("name? ");
+    let screen = session.expect_screen("name? ");
+    assert_eq!(
+        session.screen_modes(),
+        (false, false),
+        "the terminal is the function's while it reads: {screen}"
+    );
+    assert!(session.terminal_cooked(), "line editing for input()");
+    session.send("bob\r");
+    let screen = session.expect_screen("#1 (done");
+    assert!(screen.contains("'BOB'"), "{screen}");
+    assert!(
+        screen.contains("hello bob"),
+        "output after the read is captured: {screen}"
+    );
+    assert_eq!(
+        session.screen_modes(),
+        (true, true),
+        "the interface is back"
+    );
+    session.send("c");
+    session.expect("the caller got BOB");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn breakpoint_gets_the_terminal_for_the_whole_debugger_stop() {
+    let body = "def compute():\n    secret = 6 * 7\n    breakpoint()\n    print('after the debugger')\n    return secret\n\n\nprint('the caller got', compute())\n";
+    let dir = project(body);
+    let mut session = spawn(dir.path(), &["--loop", "compute", "app.py"]);
+    session.expect("(Pdb) ");
+    assert_eq!(session.screen_modes(), (false, false));
+    session.send("p secret\r");
+    session.expect("42");
+    session.expect("(Pdb) ");
+    assert_eq!(session.screen_modes(), (false, false), "still pdb's");
+    session.send("c\r");
+    let screen = session.expect_screen("#1 (done");
+    assert!(screen.contains("after the debugger"), "{screen}");
+    assert_eq!(
+        session.screen_modes(),
+        (true, true),
+        "the interface is back"
+    );
+    session.send("c");
+    session.expect("the caller got 42");
+    assert_eq!(session.wait(), 0);
+}

@@ -75,6 +75,80 @@ pub trait Interface {
     /// Lets go of the terminal (for the debugger), then takes it back.
     fn suspend(&mut self) {}
     fn resume(&mut self) {}
+    /// How the function, while it runs, borrows the terminal to read stdin (`input()`,
+    /// pdb), for an interface that holds the terminal during runs.
+    fn lender(&self) -> Option<Arc<dyn TerminalLender>> {
+        None
+    }
+}
+
+/// Gives the terminal to the running function and takes it back, from its thread.
+pub trait TerminalLender: Send + Sync {
+    fn lend(&self);
+    fn take_back(&self);
+}
+
+/// The run's output capture, put aside while the function has the terminal.
+struct Loan {
+    thread: std::os::raw::c_ulong,
+    lender: Arc<dyn TerminalLender>,
+    capture: Option<Capture>,
+    out: SharedOutput,
+    err: SharedOutput,
+    columns: Option<u16>,
+    /// Nested reads (pdb's `input()` inside its command loop) lend once.
+    depth: usize,
+}
+
+static LOAN: Mutex<Option<Loan>> = Mutex::new(None);
+
+/// Called before a read of stdin: if it happens on the run's thread while an interface
+/// holds the terminal, the output goes back to the terminal and the interface steps
+/// aside. Returns whether `take_terminal_back` must follow.
+pub fn lend_terminal(py: Python<'_>) -> bool {
+    // SAFETY: identifying the calling thread.
+    let thread = unsafe { ffi::PyThread_get_thread_ident() };
+    let first = {
+        let mut guard = LOAN.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(loan) = guard.as_mut().filter(|loan| loan.thread == thread) else {
+            return false;
+        };
+        loan.depth += 1;
+        (loan.depth == 1).then(|| (loan.capture.take(), loan.lender.clone()))
+    };
+    if let Some((capture, lender)) = first {
+        crate::interp::flush_std_streams(py);
+        if let Some(capture) = capture {
+            capture.stop();
+        }
+        py.detach(|| lender.lend());
+    }
+    true
+}
+
+/// After the read: the interface takes the terminal back and the output is captured again.
+pub fn take_terminal_back(py: Python<'_>) {
+    let last = {
+        let mut guard = LOAN.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(loan) = guard.as_mut() else { return };
+        loan.depth = loan.depth.saturating_sub(1);
+        (loan.depth == 0).then(|| {
+            (
+                loan.lender.clone(),
+                loan.out.clone(),
+                loan.err.clone(),
+                loan.columns,
+            )
+        })
+    };
+    if let Some((lender, out, err, columns)) = last {
+        crate::interp::flush_std_streams(py);
+        py.detach(|| lender.take_back());
+        let capture = Capture::start(out, err, false, columns).ok();
+        if let Some(loan) = LOAN.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            loan.capture = capture;
+        }
+    }
 }
 
 /// The run in progress, for aborts and `give`.
@@ -377,7 +451,26 @@ fn run_once(
     )
     .ok();
     // SAFETY: identifying the calling thread.
-    let (thread, pthread) = unsafe { (ffi::PyThread_get_thread_ident(), libc::pthread_self()) };
+    let thread = unsafe { ffi::PyThread_get_thread_ident() };
+    // With a lender, the capture lives in the loan, which puts it aside while the function
+    // reads stdin.
+    let capture = match interface.lender() {
+        Some(lender) => {
+            *LOAN.lock().unwrap_or_else(|e| e.into_inner()) = Some(Loan {
+                thread,
+                lender,
+                capture,
+                out: run.stdout.clone(),
+                err: run.stderr.clone(),
+                columns: interface.columns(),
+                depth: 0,
+            });
+            None
+        }
+        None => capture,
+    };
+    // SAFETY: identifying the calling thread.
+    let pthread = unsafe { libc::pthread_self() };
     let is_main = is_main_thread(py);
     if !is_main {
         install_interruptible_sleep(py);
@@ -410,7 +503,8 @@ fn run_once(
         clear_pending_abort(py, thread);
     }
     crate::interp::flush_std_streams(py);
-    if let Some(capture) = capture {
+    let loan = LOAN.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(capture) = capture.or_else(|| loan.and_then(|loan| loan.capture)) {
         capture.stop();
     }
     match &outcome {
