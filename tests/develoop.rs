@@ -269,3 +269,54 @@ fn keys_come_from_the_terminal_when_stdin_is_a_pipe() {
     session.expect("read PIPED DATA");
     assert_eq!(session.wait(), 0);
 }
+
+/// A looped function called on a worker thread, as a web handler would be.
+const WORKER: &str = r#"
+import atexit
+import threading
+import time
+
+atexit.register(lambda: print("atexit ran", flush=True))
+
+
+def handler(n):
+    print("handling", n, flush=True)
+    time.sleep(n)
+    return n * 2
+
+
+def serve():
+    print("served", handler(0))
+
+
+worker = threading.Thread(target=serve)
+worker.start()
+worker.join()
+print("the program went on")
+"#;
+
+#[test]
+fn q_on_a_worker_thread_ends_the_program_with_status_1() {
+    let dir = project(&[("app.py", WORKER)]);
+    let mut session = spawn(dir.path(), &["--loop", "handler", "app.py"]);
+    session.expect("---- #1: (c)ontinue");
+    session.send("q");
+    assert_eq!(session.wait(), 1);
+    let transcript = session.transcript();
+    assert!(transcript.contains("atexit ran"), "{transcript}");
+    assert!(!transcript.contains("went on"), "{transcript}");
+}
+
+#[test]
+fn a_save_aborts_time_sleep_on_a_worker_thread() {
+    let dir = project(&[("app.py", &WORKER.replace("handler(0)", "handler(60)"))]);
+    let mut session = spawn(dir.path(), &["--loop", "handler", "app.py"]);
+    session.expect("handling 60");
+    edit(&dir.path().join("app.py"), "time.sleep(n)", "time.sleep(0)");
+    session.expect("---- #1: ABORTED after ");
+    session.expect("---- #2: handler(60) ");
+    session.expect("---- #2: RESULT ");
+    session.expect("---- #2: (c)ontinue");
+    session.send("q");
+    assert_eq!(session.wait(), 1);
+}

@@ -298,3 +298,198 @@ print("the caller got", compute(4))
         "the ticks are on the normal screen after:\n{screen}"
     );
 }
+
+#[test]
+fn home_shows_a_full_panel_from_the_first_line_and_pages_move_by_its_height() {
+    let body = "def many():\n    for n in range(100):\n        print(f'row {n:03}')\n\n\nmany()\n";
+    let dir = project(body);
+    let mut session = spawn(dir.path(), &["--loop", "many", "app.py"]);
+    session.expect_screen("#1 (done");
+    session.expect_screen("row 099");
+    // 24 rows: the header and the footer, a 3-row result panel, and a stdout panel of 19
+    // rows showing 17 lines.
+    session.send("\x1b[H");
+    let screen = session.expect_screen("(↑83)");
+    assert!(screen.contains("row 000"), "{screen}");
+    assert!(screen.contains("row 016"), "a full panel: {screen}");
+    assert!(!screen.contains("row 017"), "{screen}");
+    session.send("\x1b[6~");
+    let screen = session.expect_screen("(↑66)");
+    assert!(
+        screen.contains("row 017") && screen.contains("row 033"),
+        "{screen}"
+    );
+    session.send("\x1b[F");
+    session.expect_screen("row 099");
+    session.send("c");
+    assert_eq!(session.wait(), 0);
+}
+
+/// (pid, parent, state) of every process, from /proc.
+fn processes() -> Vec<(i32, i32, char)> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces and parentheses.
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().and_then(|s| s.chars().next());
+        let parent = fields.next().and_then(|p| p.parse().ok());
+        let pid = head.split_whitespace().next().and_then(|p| p.parse().ok());
+        if let (Some(pid), Some(parent), Some(state)) = (pid, parent, state) {
+            all.push((pid, parent, state));
+        }
+    }
+    all
+}
+
+/// Waits until the only child of `parent` is in `state` (T: stopped); returns its pid.
+fn child_in_state(parent: i32, state: char) -> i32 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let child = processes().into_iter().find(|(_, p, _)| *p == parent);
+        if let Some((pid, _, now)) = child
+            && now == state
+        {
+            return pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child of {parent} is not in state {state}: {child:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ctrl_z_stops_a_wrapper_script_too_and_fg_resumes_both() {
+    let dir = project(APP);
+    let mut shell = Session::spawn(
+        Path::new("/bin/bash"),
+        &["--norc", "--noprofile", "-i"],
+        dir.path(),
+        &[("PS1", "$ ")],
+    );
+    shell.send(&format!(
+        "sh -c '{} --dev --loop compute app.py; echo after the wrapper'\r",
+        jurigged().display()
+    ));
+    shell.expect_screen("#1 (done");
+    shell.send("\x1a");
+    shell.expect("Stopped");
+    let wrapper = child_in_state(shell.pid(), 'T');
+    // jurigged, the wrapper's child, is stopped too.
+    child_in_state(wrapper, 'T');
+    assert_eq!(
+        shell.screen_modes(),
+        (false, false),
+        "the terminal is given back"
+    );
+    shell.send("fg\r");
+    shell.expect_screen("#1 (done");
+    assert_eq!(shell.screen_modes(), (true, true), "the interface is back");
+    shell.send("c");
+    shell.expect("after the wrapper");
+    shell.expect("$ ");
+    // bash, back from a job that was stopped, may drop what is typed at once: retype.
+    for _ in 0..20 {
+        shell.send("exit\r");
+        if shell.exited_within(Duration::from_millis(500)) {
+            return;
+        }
+    }
+    panic!("the shell did not exit:\n{}", shell.transcript());
+}
+
+const WORKER: &str = r#"
+import threading
+import time
+
+
+def handler(n):
+    print("handling", n, flush=True)
+    time.sleep(n)
+    return n * 2
+
+
+def serve():
+    print("served", handler(60))
+
+
+worker = threading.Thread(target=serve)
+worker.start()
+worker.join()
+print("the program went on")
+"#;
+
+#[test]
+fn a_aborts_time_sleep_and_q_quits_on_a_worker_thread() {
+    let dir = project(WORKER);
+    let mut session = spawn(dir.path(), &["--loop", "handler", "app.py"]);
+    session.expect_screen("handling 60");
+    session.send("a");
+    session.expect_screen("#1 (aborted");
+    session.send("q");
+    assert_eq!(session.wait(), 1);
+    assert_eq!(session.screen_modes(), (false, false));
+    assert!(session.terminal_cooked());
+    assert!(!session.transcript().contains("went on"));
+}
+
+#[test]
+fn input_gets_the_terminal_and_the_interface_comes_back_after() {
+    let body = "def greet():\n    print('asking', flush=True)\n    name = input('name? ')\n    print('hello', name)\n    return name.upper()\n\n\nprint('the caller got', greet())\n";
+    let dir = project(body);
+    let mut session = spawn(dir.path(), &["--loop", "greet", "app.py"]);
+    session.expect("name? ");
+    let screen = session.expect_screen("name? ");
+    assert_eq!(
+        session.screen_modes(),
+        (false, false),
+        "the terminal is the function's while it reads: {screen}"
+    );
+    assert!(session.terminal_cooked(), "line editing for input()");
+    session.send("bob\r");
+    let screen = session.expect_screen("#1 (done");
+    assert!(screen.contains("'BOB'"), "{screen}");
+    assert!(
+        screen.contains("hello bob"),
+        "output after the read is captured: {screen}"
+    );
+    assert_eq!(
+        session.screen_modes(),
+        (true, true),
+        "the interface is back"
+    );
+    session.send("c");
+    session.expect("the caller got BOB");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn breakpoint_gets_the_terminal_for_the_whole_debugger_stop() {
+    let body = "def compute():\n    secret = 6 * 7\n    breakpoint()\n    print('after the debugger')\n    return secret\n\n\nprint('the caller got', compute())\n";
+    let dir = project(body);
+    let mut session = spawn(dir.path(), &["--loop", "compute", "app.py"]);
+    session.expect("(Pdb) ");
+    assert_eq!(session.screen_modes(), (false, false));
+    session.send("p secret\r");
+    session.expect("42");
+    session.expect("(Pdb) ");
+    assert_eq!(session.screen_modes(), (false, false), "still pdb's");
+    session.send("c\r");
+    let screen = session.expect_screen("#1 (done");
+    assert!(screen.contains("after the debugger"), "{screen}");
+    assert_eq!(
+        session.screen_modes(),
+        (true, true),
+        "the interface is back"
+    );
+    session.send("c");
+    session.expect("the caller got 42");
+    assert_eq!(session.wait(), 0);
+}

@@ -4,12 +4,12 @@
 
 use std::sync::OnceLock;
 
-use pyo3::exceptions::{PyBaseException, PyException};
+use pyo3::exceptions::{PyBaseException, PyException, PySystemExit};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::basic::Basic;
-use super::runner::{self, Interface, is_loopable};
+use super::runner::{self, Interface, LoopExit, is_loopable};
 use super::tui::Rich;
 
 pyo3::create_exception!(
@@ -79,6 +79,10 @@ impl Develoop {
             // Basic is rich's fallback when stdin and stdout are not a terminal.
             "rich" => match Rich::new() {
                 Some(rich) => {
+                    if let Err(error) = wrap_stdin_readers(py) {
+                        // Reads of stdin keep working, only without the terminal handed over.
+                        error.print(py);
+                    }
                     // Libraries colour their output: it is shown in colour.
                     py.import("os")?
                         .getattr("environ")?
@@ -94,7 +98,17 @@ impl Develoop {
                 )));
             }
         };
-        runner::run_loop(py, function, &args, kwargs, first_error, interface.as_mut())
+        let ended = runner::run_loop(py, function, &args, kwargs, first_error, interface.as_mut());
+        // The terminal is given back before the caller goes on or the program ends.
+        drop(interface);
+        match ended {
+            Ok(value) => Ok(value),
+            Err(LoopExit::Raise(error)) => Err(error),
+            Err(LoopExit::Quit) if runner::is_main_thread(py) => Err(PySystemExit::new_err(1)),
+            // On another thread SystemExit would end only that thread (threading swallows
+            // it) and the program would go on: end the process as an exit would.
+            Err(LoopExit::Quit) => crate::interp::exit_from_thread(py, 1),
+        }
     }
 
     /// `obj.method` gives a loop on the bound method, shown as `Class.method(<Class>, ...)`.
@@ -128,6 +142,75 @@ impl Develoop {
     fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
         Ok(self.function.bind(py).getattr(name)?.unbind())
     }
+}
+
+/// A function that reads stdin (`input`, `cmd.Cmd.cmdloop`, which pdb runs), wrapped so
+/// that a looped function calling it on its run's thread gets the terminal from the
+/// interface for the read and gives it back after; anywhere else it is the function itself.
+#[pyclass(module = "jurigged.loop")]
+struct LendsTerminal {
+    function: Py<PyAny>,
+}
+
+#[pymethods]
+impl LendsTerminal {
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let lent = runner::lend_terminal(py);
+        let result = self.function.bind(py).call(args, kwargs);
+        if lent {
+            runner::take_terminal_back(py);
+        }
+        Ok(result?.unbind())
+    }
+
+    /// As a class attribute (`cmd.Cmd.cmdloop`) it binds like the method it wraps.
+    fn __get__(
+        slf: Py<Self>,
+        py: Python<'_>,
+        instance: Option<Bound<'_, PyAny>>,
+        _owner: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        match instance {
+            Some(instance) if !instance.is_none() => Ok(py
+                .import("types")?
+                .getattr("MethodType")?
+                .call1((slf, instance))?
+                .unbind()),
+            _ => Ok(slf.into_any()),
+        }
+    }
+
+    #[getter]
+    fn __wrapped__(&self, py: Python<'_>) -> Py<PyAny> {
+        self.function.clone_ref(py)
+    }
+
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        Ok(self.function.bind(py).getattr(name)?.unbind())
+    }
+}
+
+/// Wraps `input` and `cmd.Cmd.cmdloop` (pdb's prompt loop: the terminal is lent for a
+/// whole debugger stop, so what pdb prints between prompts is on the terminal too), once,
+/// when a rich loop first starts.
+fn wrap_stdin_readers(py: Python<'_>) -> PyResult<()> {
+    static WRAPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if WRAPPED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return Ok(());
+    }
+    let builtins = py.import("builtins")?;
+    let input = builtins.getattr("input")?.unbind();
+    builtins.setattr("input", Py::new(py, LendsTerminal { function: input })?)?;
+    let command_class = py.import("cmd")?.getattr("Cmd")?;
+    let cmdloop = command_class.getattr("cmdloop")?.unbind();
+    command_class.setattr("cmdloop", Py::new(py, LendsTerminal { function: cmdloop })?)?;
+    Ok(())
 }
 
 /// `loop(fn=None, *, interface=None, only_on_error=False)`: a decorator, bare or with

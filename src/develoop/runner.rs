@@ -4,11 +4,11 @@
 //! aborting the current run first. Interfaces only render runs and read keys.
 
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use pyo3::exceptions::{PyException, PyKeyboardInterrupt, PySystemExit};
+use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::{PyTypeInfo, ffi};
@@ -75,6 +75,80 @@ pub trait Interface {
     /// Lets go of the terminal (for the debugger), then takes it back.
     fn suspend(&mut self) {}
     fn resume(&mut self) {}
+    /// How the function, while it runs, borrows the terminal to read stdin (`input()`,
+    /// pdb), for an interface that holds the terminal during runs.
+    fn lender(&self) -> Option<Arc<dyn TerminalLender>> {
+        None
+    }
+}
+
+/// Gives the terminal to the running function and takes it back, from its thread.
+pub trait TerminalLender: Send + Sync {
+    fn lend(&self);
+    fn take_back(&self);
+}
+
+/// The run's output capture, put aside while the function has the terminal.
+struct Loan {
+    thread: std::os::raw::c_ulong,
+    lender: Arc<dyn TerminalLender>,
+    capture: Option<Capture>,
+    out: SharedOutput,
+    err: SharedOutput,
+    columns: Option<u16>,
+    /// Nested reads (pdb's `input()` inside its command loop) lend once.
+    depth: usize,
+}
+
+static LOAN: Mutex<Option<Loan>> = Mutex::new(None);
+
+/// Called before a read of stdin: if it happens on the run's thread while an interface
+/// holds the terminal, the output goes back to the terminal and the interface steps
+/// aside. Returns whether `take_terminal_back` must follow.
+pub fn lend_terminal(py: Python<'_>) -> bool {
+    // SAFETY: identifying the calling thread.
+    let thread = unsafe { ffi::PyThread_get_thread_ident() };
+    let first = {
+        let mut guard = LOAN.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(loan) = guard.as_mut().filter(|loan| loan.thread == thread) else {
+            return false;
+        };
+        loan.depth += 1;
+        (loan.depth == 1).then(|| (loan.capture.take(), loan.lender.clone()))
+    };
+    if let Some((capture, lender)) = first {
+        crate::interp::flush_std_streams(py);
+        if let Some(capture) = capture {
+            capture.stop();
+        }
+        py.detach(|| lender.lend());
+    }
+    true
+}
+
+/// After the read: the interface takes the terminal back and the output is captured again.
+pub fn take_terminal_back(py: Python<'_>) {
+    let last = {
+        let mut guard = LOAN.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(loan) = guard.as_mut() else { return };
+        loan.depth = loan.depth.saturating_sub(1);
+        (loan.depth == 0).then(|| {
+            (
+                loan.lender.clone(),
+                loan.out.clone(),
+                loan.err.clone(),
+                loan.columns,
+            )
+        })
+    };
+    if let Some((lender, out, err, columns)) = last {
+        crate::interp::flush_std_streams(py);
+        py.detach(|| lender.take_back());
+        let capture = Capture::start(out, err, false, columns).ok();
+        if let Some(loan) = LOAN.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            loan.capture = capture;
+        }
+    }
 }
 
 /// The run in progress, for aborts and `give`.
@@ -128,8 +202,10 @@ pub fn patch_applied(py: Python<'_>) {
     abort_current(py);
 }
 
-/// Interrupts the run in progress, even when it is blocked in `time.sleep`, on a socket
-/// or a lock: an asynchronous Abort exception, and SIGINT for the main thread's syscall.
+/// Interrupts the run in progress, even when it is blocked: an asynchronous Abort
+/// exception; SIGINT for the main thread's syscall (`time.sleep`, sockets, locks), and for
+/// another thread, where CPython retries a syscall that a signal interrupts, a wake-up for
+/// `interruptible_sleep`.
 pub fn abort_current(py: Python<'_>) {
     let guard = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
     let Some(active) = guard.as_ref() else { return };
@@ -140,6 +216,105 @@ pub fn abort_current(py: Python<'_>) {
         ffi::PyThreadState_SetAsyncExc(active.thread as _, abort.as_ptr());
         if active.is_main {
             libc::pthread_kill(active.pthread, libc::SIGINT);
+        } else {
+            nudge(abort_pipe().1);
+        }
+    }
+}
+
+/// Written to when a run on a thread other than the main one is aborted.
+fn abort_pipe() -> (RawFd, RawFd) {
+    static PIPE: OnceLock<(RawFd, RawFd)> = OnceLock::new();
+    *PIPE.get_or_init(wake_channel)
+}
+
+/// The Python thread id of a run on a thread other than the main one; 0 when none.
+static WORKER_RUN: AtomicU64 = AtomicU64::new(0);
+/// `time.sleep`'s own C function, kept when `interruptible_sleep` takes its place.
+static ORIGINAL_SLEEP: OnceLock<ffi::PyCFunction> = OnceLock::new();
+
+/// Makes `time.sleep` abortable on any thread. On a thread other than the main one no
+/// signal can end it (CPython retries the sleep after EINTR, and only the main thread
+/// handles signals), so its C function is replaced, for every reference to it (`from time
+/// import sleep` too), by one that behaves the same except during such a run.
+fn install_interruptible_sleep(py: Python<'_>) {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let Ok(sleep) = py.import("time").and_then(|time| time.getattr("sleep")) else {
+            // SAFETY: clearing a failed lookup.
+            unsafe { ffi::PyErr_Clear() };
+            return;
+        };
+        // SAFETY: a builtin function object's method definition: time.sleep is METH_O
+        // and its definition is a static of the time module, alive as long as we are.
+        unsafe {
+            if ffi::PyCFunction_Check(sleep.as_ptr()) == 0 {
+                return;
+            }
+            let definition = (*sleep.as_ptr().cast::<ffi::PyCFunctionObject>()).m_ml;
+            if definition.is_null() || (*definition).ml_flags != ffi::METH_O {
+                return;
+            }
+            let original = (*definition).ml_meth.PyCFunction;
+            if ORIGINAL_SLEEP.set(original).is_ok() {
+                (*definition).ml_meth = ffi::PyMethodDefPointer {
+                    PyCFunction: interruptible_sleep,
+                };
+            }
+        }
+    });
+}
+
+/// `time.sleep(seconds)`: during a looped run on a thread other than the main one, a wait
+/// that an abort ends by raising Abort; anywhere else, and for anything but a plain
+/// non-negative number, CPython's own.
+unsafe extern "C" fn interruptible_sleep(
+    module: *mut ffi::PyObject,
+    seconds: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    let Some(original) = ORIGINAL_SLEEP.get() else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: called by CPython with the GIL held and a valid argument.
+    unsafe {
+        let run = WORKER_RUN.load(Ordering::SeqCst);
+        let plain = ffi::PyFloat_Check(seconds) != 0 || ffi::PyLong_Check(seconds) != 0;
+        if run == 0 || ffi::PyThread_get_thread_ident() != run || !plain {
+            return original(module, seconds);
+        }
+        let value = ffi::PyFloat_AsDouble(seconds);
+        if !ffi::PyErr_Occurred().is_null() || value.is_nan() || value < 0.0 {
+            ffi::PyErr_Clear();
+            return original(module, seconds);
+        }
+        let deadline = Instant::now() + std::time::Duration::from_secs_f64(value.min(1e9));
+        let wake = abort_pipe().0;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return ffi::Py_NewRef(ffi::Py_None());
+            }
+            let mut fds = [libc::pollfd {
+                fd: wake,
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            let milliseconds = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            let state = ffi::PyEval_SaveThread();
+            let polled = libc::poll(fds.as_mut_ptr(), 1, milliseconds);
+            ffi::PyEval_RestoreThread(state);
+            if ABORTING.load(Ordering::SeqCst) {
+                // Raised here rather than left pending: nothing after the sleep runs.
+                ffi::PyThreadState_SetAsyncExc(run as _, std::ptr::null_mut());
+                let py = Python::assume_attached();
+                PyErr::new::<Abort, _>(()).restore(py);
+                return std::ptr::null_mut();
+            }
+            if polled > 0 {
+                drain(wake);
+            } else if polled < 0 && ffi::PyErr_CheckSignals() != 0 {
+                return std::ptr::null_mut();
+            }
         }
     }
 }
@@ -162,6 +337,20 @@ fn max_lines() -> usize {
         .unwrap_or(DEFAULT_MAX_LINES)
 }
 
+/// How a loop ended without returning a value.
+pub enum LoopExit {
+    /// The error the caller gets (the last run's, or KeyboardInterrupt).
+    Raise(PyErr),
+    /// `q`: the program ends with status 1.
+    Quit,
+}
+
+impl From<PyErr> for LoopExit {
+    fn from(error: PyErr) -> LoopExit {
+        LoopExit::Raise(error)
+    }
+}
+
 /// Runs the develoop for one call. `first_error` is the error an `xloop` caught.
 pub fn run_loop(
     py: Python<'_>,
@@ -170,7 +359,7 @@ pub fn run_loop(
     kwargs: Option<&Bound<'_, PyDict>>,
     first_error: Option<PyErr>,
     interface: &mut dyn Interface,
-) -> PyResult<Py<PyAny>> {
+) -> Result<Py<PyAny>, LoopExit> {
     let signature = describe_call(function, args, kwargs);
     let mut number = 0;
     let mut last: Result<Py<PyAny>, PyErr> = Ok(py.None());
@@ -199,9 +388,9 @@ pub fn run_loop(
     }
     loop {
         match command {
-            Command::Continue => return last,
-            Command::Quit => return Err(PySystemExit::new_err(1)),
-            Command::Interrupted => return Err(PyKeyboardInterrupt::new_err(())),
+            Command::Continue => return Ok(last?),
+            Command::Quit => return Err(LoopExit::Quit),
+            Command::Interrupted => return Err(PyKeyboardInterrupt::new_err(()).into()),
             Command::Debug(wanted) => {
                 if let Some((_, error)) = errors.iter().find(|(n, _)| *n == wanted) {
                     interface.suspend();
@@ -262,11 +451,36 @@ fn run_once(
     )
     .ok();
     // SAFETY: identifying the calling thread.
-    let (thread, pthread) = unsafe { (ffi::PyThread_get_thread_ident(), libc::pthread_self()) };
+    let thread = unsafe { ffi::PyThread_get_thread_ident() };
+    // With a lender, the capture lives in the loan, which puts it aside while the function
+    // reads stdin.
+    let capture = match interface.lender() {
+        Some(lender) => {
+            *LOAN.lock().unwrap_or_else(|e| e.into_inner()) = Some(Loan {
+                thread,
+                lender,
+                capture,
+                out: run.stdout.clone(),
+                err: run.stderr.clone(),
+                columns: interface.columns(),
+                depth: 0,
+            });
+            None
+        }
+        None => capture,
+    };
+    // SAFETY: identifying the calling thread.
+    let pthread = unsafe { libc::pthread_self() };
+    let is_main = is_main_thread(py);
+    if !is_main {
+        install_interruptible_sleep(py);
+        drain(abort_pipe().0);
+        WORKER_RUN.store(thread, Ordering::SeqCst);
+    }
     *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()) = Some(Active {
         thread,
         pthread,
-        is_main: is_main_thread(py),
+        is_main,
         given: run.given.clone(),
         echo_given: interface.live_output(),
     });
@@ -280,6 +494,7 @@ fn run_once(
         buffering.stop(py);
     }
     run.seconds = start.elapsed().as_secs_f64();
+    WORKER_RUN.store(0, Ordering::SeqCst);
     ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).take();
     // A save's abort, or Ctrl-C during the run: the loop survives both.
     let interrupted = matches!(&outcome, Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) || e.is_instance_of::<Abort>(py));
@@ -288,7 +503,8 @@ fn run_once(
         clear_pending_abort(py, thread);
     }
     crate::interp::flush_std_streams(py);
-    if let Some(capture) = capture {
+    let loan = LOAN.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(capture) = capture.or_else(|| loan.and_then(|loan| loan.capture)) {
         capture.stop();
     }
     match &outcome {
@@ -418,7 +634,7 @@ fn clear_pending_abort(_py: Python<'_>, thread: std::os::raw::c_ulong) {
     }
 }
 
-fn is_main_thread(py: Python<'_>) -> bool {
+pub fn is_main_thread(py: Python<'_>) -> bool {
     py.import("threading")
         .and_then(|threading| {
             let current = threading.call_method0("current_thread")?;

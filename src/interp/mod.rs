@@ -12,6 +12,7 @@ pub use run::{
 };
 
 use pyo3::ffi;
+use pyo3::prelude::*;
 
 /// Ends the process like `python`: `Py_FinalizeEx` joins non-daemon threads, runs atexit
 /// handlers and flushes the standard streams (status 120 if that flush fails); an uncaught
@@ -30,4 +31,22 @@ pub fn finish(exit: Exit) -> ! {
         }
     }
     std::process::exit(code)
+}
+
+/// Ends the program from a thread other than the main one (`q` in a loop there, where a
+/// SystemExit would end only that thread): atexit handlers run and the standard streams
+/// are flushed, as at a normal exit, then the process exits with `code` at once, without
+/// waiting for the program's other threads.
+pub fn exit_from_thread(py: Python<'_>, code: i32) -> ! {
+    if let Ok(atexit) = py.import("atexit") {
+        // atexit prints what a handler raises itself, as at a normal exit.
+        let _ = atexit.call_method0("_run_exitfuncs");
+    }
+    flush_std_streams(py);
+    // SAFETY: clearing a failed best-effort call; then ending the process without running
+    // C atexit handlers under other threads still using the interpreter.
+    unsafe {
+        ffi::PyErr_Clear();
+        libc::_exit(code)
+    }
 }

@@ -65,9 +65,10 @@ impl Session {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().extend_from_slice(&buffer[..n]);
+                // The screen first: what `expect` finds in the transcript is on it already.
                 let mut parser = terminal.lock().unwrap();
                 parser.process(&buffer[..n]);
+                sink.lock().unwrap().extend_from_slice(&buffer[..n]);
                 // Answer cursor position requests, as a real terminal does.
                 if buffer[..n].windows(4).any(|w| w == b"\x1b[6n") {
                     let (row, column) = parser.screen().cursor_position();
@@ -217,6 +218,19 @@ impl Session {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// Whether the program ended within `timeout`.
+    #[allow(dead_code)]
+    pub fn exited_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
     }
 
     /// Waits for the program to end and returns its exit code (128 + signal if killed).

@@ -13,8 +13,8 @@ mod view;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::RawFd;
-use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,9 @@ use ratatui::backend::CrosstermBackend;
 
 use super::capture::Capture;
 use super::output::{DEFAULT_MAX_LINES, SharedOutput, shared};
-use super::runner::{Command, Interface, Run, abort_current, drain, nudge, wake_channel};
+use super::runner::{
+    Command, Interface, Run, TerminalLender, abort_current, drain, nudge, wake_channel,
+};
 pub use state::RunView;
 use state::{Action, App};
 pub use terminal::{is_active, restore as restore_terminal};
@@ -62,7 +64,35 @@ pub struct Rich {
     columns: u16,
     /// What the program prints between runs (other threads, patched statements), held
     /// while the interface has the screen and printed on the normal screen when it leaves.
-    background: Option<Background>,
+    background: Arc<Mutex<Option<Background>>>,
+}
+
+/// Steps the interface aside (for pdb, `input()`) and brings it back; usable from the
+/// running function's thread while the runner is busy with the run.
+struct Handover {
+    messages: Sender<Message>,
+    background: Arc<Mutex<Option<Background>>>,
+}
+
+impl TerminalLender for Handover {
+    fn lend(&self) {
+        // The reader gets the real terminal, and the output held so far.
+        let held = self.background.lock().ok().and_then(|mut b| b.take());
+        if let Some(background) = held {
+            background.finish();
+        }
+        let (ack, done) = mpsc::channel();
+        if self.messages.send(Message::Suspend(ack)).is_ok() {
+            let _ = done.recv_timeout(Duration::from_secs(2));
+        }
+    }
+
+    fn take_back(&self) {
+        if let Ok(mut background) = self.background.lock() {
+            *background = Background::start();
+        }
+        let _ = self.messages.send(Message::Resume);
+    }
 }
 
 struct Background {
@@ -123,7 +153,7 @@ impl Rich {
             ui: Some(ui),
             _signals: signals,
             columns,
-            background: Background::start(),
+            background: Arc::new(Mutex::new(Background::start())),
         })
     }
 }
@@ -136,7 +166,8 @@ impl Drop for Rich {
             let _ = ui.join();
         }
         terminal::restore();
-        if let Some(background) = self.background.take() {
+        let held = self.background.lock().ok().and_then(|mut b| b.take());
+        if let Some(background) = held {
             background.finish();
         }
         // SAFETY: closing our read end.
@@ -209,19 +240,24 @@ impl Interface for Rich {
     }
 
     fn suspend(&mut self) {
-        // The debugger gets the real terminal, and the output held so far.
-        if let Some(background) = self.background.take() {
-            background.finish();
-        }
-        let (ack, done) = mpsc::channel();
-        if self.messages.send(Message::Suspend(ack)).is_ok() {
-            let _ = done.recv_timeout(Duration::from_secs(2));
-        }
+        self.handover().lend();
     }
 
     fn resume(&mut self) {
-        self.background = Background::start();
-        let _ = self.messages.send(Message::Resume);
+        self.handover().take_back();
+    }
+
+    fn lender(&self) -> Option<Arc<dyn TerminalLender>> {
+        Some(Arc::new(self.handover()))
+    }
+}
+
+impl Rich {
+    fn handover(&self) -> Handover {
+        Handover {
+            messages: self.messages.clone(),
+            background: self.background.clone(),
+        }
     }
 }
 

@@ -79,8 +79,9 @@ pub struct App {
     pub maximized: bool,
     /// What the last save did, or its error.
     pub status: Option<(String, bool)>,
-    /// The height of the panels' area at the last draw, for PgUp/PgDn.
-    pub page: usize,
+    /// Lines each panel showed at the last draw (0: not drawn): scrolling stops when the
+    /// first line is at the top, and a page is what the panel shows.
+    pub visible: [usize; 5],
     /// The screen's width at the last draw.
     pub width: u16,
 }
@@ -94,7 +95,7 @@ impl Default for App {
             scroll: [0; 5],
             maximized: false,
             status: None,
-            page: 10,
+            visible: [0; 5],
             width: 80,
         }
     }
@@ -190,8 +191,8 @@ impl App {
             KeyCode::Right | KeyCode::Tab => self.move_focus(1),
             KeyCode::Up => self.scroll_by(1),
             KeyCode::Down => self.scroll_by(-1),
-            KeyCode::PageUp => self.scroll_by(self.page.max(1) as isize),
-            KeyCode::PageDown => self.scroll_by(-(self.page.max(1) as isize)),
+            KeyCode::PageUp => self.scroll_by(self.page() as isize),
+            KeyCode::PageDown => self.scroll_by(-(self.page() as isize)),
             KeyCode::Home => self.scroll_by(isize::MAX / 2),
             KeyCode::End => self.scroll_by(-(isize::MAX / 2)),
             _ => {}
@@ -232,9 +233,23 @@ impl App {
         self.focus = Some(panels[next]);
     }
 
+    /// Records how many lines a panel shows (by the drawing code).
+    pub fn set_visible(&mut self, panel: Panel, lines: usize) {
+        self.visible[index(panel)] = lines;
+    }
+
+    /// What PgUp/PgDn move: the focused panel's height.
+    fn page(&self) -> usize {
+        self.focused()
+            .map_or(1, |panel| self.visible[index(panel)])
+            .max(1)
+    }
+
     fn scroll_by(&mut self, lines: isize) {
         let Some(panel) = self.focused() else { return };
-        let most = self.lines(panel).saturating_sub(1);
+        // Scrolled to the top, the first line is at the top of a full panel.
+        let shown = self.visible[index(panel)].max(1);
+        let most = self.lines(panel).saturating_sub(shown);
         let slot = &mut self.scroll[index(panel)];
         *slot = (*slot as isize)
             .saturating_add(lines)
@@ -303,6 +318,21 @@ mod tests {
         assert_eq!(app.focused(), Some(Panel::Result));
         press(&mut app, KeyCode::Tab);
         assert_eq!(app.focused(), Some(Panel::Stdout));
+    }
+
+    #[test]
+    fn home_puts_the_first_line_at_the_top_of_a_full_panel() {
+        let mut app = App::default();
+        let lines: String = (0..50).map(|n| format!("{n}\n")).collect();
+        app.update_run(run(1, Status::Done, &lines));
+        app.set_visible(Panel::Stdout, 10);
+        press(&mut app, KeyCode::Home);
+        assert_eq!(app.scroll(Panel::Stdout), 40);
+        press(&mut app, KeyCode::PageDown);
+        assert_eq!(app.scroll(Panel::Stdout), 30);
+        press(&mut app, KeyCode::PageUp);
+        press(&mut app, KeyCode::PageUp);
+        assert_eq!(app.scroll(Panel::Stdout), 40);
     }
 
     #[test]

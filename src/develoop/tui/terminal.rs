@@ -53,12 +53,18 @@ pub fn restore() {
     let _ = disable_raw_mode();
 }
 
-/// Ctrl-Z: give the terminal back, stop the process; when it continues (`fg`), the caller
-/// enters again and redraws.
+/// Ctrl-Z: give the terminal back, stop the whole process group as the terminal's own
+/// Ctrl-Z would (a wrapper script that started us must stop too, or its shell never sees
+/// the job stop and the terminal stays dead); when it continues (`fg`), the caller enters
+/// again and redraws.
 pub fn suspend() {
     restore();
-    // SAFETY: stopping ourselves with the default action of SIGTSTP.
+    // SAFETY: signal dispositions and SIGTSTP. Ignored here while it goes to the rest of
+    // the group, it is then raised on this thread with its default action: the process
+    // stops before `raise` returns, never a second time after `fg`.
     unsafe {
+        libc::signal(libc::SIGTSTP, libc::SIG_IGN);
+        libc::kill(0, libc::SIGTSTP);
         libc::signal(libc::SIGTSTP, libc::SIG_DFL);
         libc::raise(libc::SIGTSTP);
     }

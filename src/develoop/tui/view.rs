@@ -32,7 +32,6 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
             status,
         );
     }
-    app.page = body.height.saturating_sub(2) as usize;
     app.width = area.width;
     draw_panels(frame, app, body);
     frame.render_widget(Paragraph::new(footer_line(app)), footer);
@@ -157,8 +156,10 @@ pub fn heights(total: u16, lengths: &[usize]) -> Vec<u16> {
     heights
 }
 
-fn draw_panels(frame: &mut Frame, app: &App, area: Rect) {
-    let Some(run) = app.shown() else { return };
+fn draw_panels(frame: &mut Frame, app: &mut App, area: Rect) {
+    if app.shown().is_none() {
+        return;
+    }
     let mut panels = app.active_panels();
     let focused = app.focused();
     if app.maximized
@@ -187,6 +188,13 @@ fn draw_panels(frame: &mut Frame, app: &App, area: Rect) {
     }
     let lengths: Vec<usize> = panels.iter().map(|p| app.lines(*p)).collect();
     let heights = heights(area.height, &lengths);
+    app.visible = [0; 5];
+    for (panel, height) in panels.iter().zip(&heights) {
+        // Inside the borders.
+        app.set_visible(*panel, height.saturating_sub(2) as usize);
+    }
+    let Some(run) = app.shown() else { return };
+    let app = &*app;
     let mut y = area.y;
     for (panel, height) in panels.iter().zip(heights) {
         let rect = Rect::new(area.x, y, area.width, height);
