@@ -20,6 +20,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -101,6 +102,8 @@ impl Mailbox {
 pub struct FileWatcher {
     mailbox: Mailbox,
     thread: Option<JoinHandle<()>>,
+    /// Set once the watches are in place (see ACTIVATE_AFTER).
+    activated: Arc<AtomicBool>,
 }
 
 impl FileWatcher {
@@ -121,26 +124,32 @@ impl FileWatcher {
             wake: Arc::new(wake_sender),
         };
         let thread_mailbox = mailbox.clone();
+        let activated = Arc::new(AtomicBool::new(false));
+        let thread_activated = Arc::clone(&activated);
         let thread = std::thread::Builder::new()
             .name(THREAD_NAME.into())
             .spawn(move || {
                 block_signals();
-                let mut state = Watching::new(mode, debounce, thread_mailbox);
+                let mut state = Watching::new(mode, debounce, thread_mailbox, thread_activated);
                 state.run(receiver, wake_receiver, on_batch);
             })?;
         Ok(FileWatcher {
             mailbox,
             thread: Some(thread),
+            activated,
         })
     }
 
     /// Starts watching `file` (and its directory). Returns once the watch is in place, so
     /// a save right after the program saw the file is not missed; but on the watching
     /// thread itself (a patch that imports a module) it cannot wait for itself.
+    /// Before the watches are in place there is nothing to wait for: activation reads every
+    /// watched file (this keeps a program's start-up imports from waiting on our thread).
     pub fn watch(&self, file: PathBuf) {
         let (done, wait) = mpsc::channel();
         let on_watching_thread = std::thread::current().name() == Some(THREAD_NAME);
-        if self.mailbox.send(Message::Watch(file, done)) && !on_watching_thread {
+        let must_wait = !on_watching_thread && self.activated.load(Ordering::Acquire);
+        if self.mailbox.send(Message::Watch(file, done)) && must_wait {
             let _ = wait.recv_timeout(Duration::from_secs(5));
         }
     }
@@ -264,6 +273,8 @@ struct Watching {
     revisions: HashMap<PathBuf, u64>,
     /// Watches are put in place a moment after start (see ACTIVATE_AFTER).
     active: bool,
+    /// `active`, shared with the `FileWatcher` handle.
+    activated: Arc<AtomicBool>,
     started: Instant,
     pending: HashMap<PathBuf, Pending>,
     /// Files to look at again at some time (a suspicious save waiting to settle).
@@ -274,7 +285,12 @@ struct Watching {
 }
 
 impl Watching {
-    fn new(mode: Mode, debounce: Option<Duration>, mailbox: Mailbox) -> Watching {
+    fn new(
+        mode: Mode,
+        debounce: Option<Duration>,
+        mailbox: Mailbox,
+        activated: Arc<AtomicBool>,
+    ) -> Watching {
         Watching {
             mode,
             debounce,
@@ -290,6 +306,7 @@ impl Watching {
             revisions: HashMap::new(),
             events_seen: 0,
             active: false,
+            activated,
             started: Instant::now(),
             pending: HashMap::new(),
             rechecks: Vec::new(),
@@ -396,6 +413,7 @@ impl Watching {
     /// every watched file once (unchanged ones are skipped by the caller).
     fn activate(&mut self) {
         self.active = true;
+        self.activated.store(true, Ordering::Release);
         if self.mode == Mode::Native {
             match Inotify::init() {
                 Ok(inotify) => self.inotify = Some(inotify),

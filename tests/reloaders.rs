@@ -48,9 +48,11 @@ fn orig_argv_reruns_modules_and_module_functions_under_python() {
         ),
         (
             "rerun.py",
-            "import subprocess, sys\n\
+            "import os, subprocess, sys\n\
              import tool\n\
-             sys.exit(subprocess.run([sys.executable, *sys.orig_argv[1:]], env={'RERUN': '1'}).returncode)\n",
+             if not os.environ.get('RERUN'):\n\
+             \x20   env = dict(os.environ, RERUN='1')\n\
+             \x20   sys.exit(subprocess.run([sys.executable, *sys.orig_argv[1:]], env=env).returncode)\n",
         ),
     ]);
     // `-m module:function` has no python spelling; the rerun must do the same thing.

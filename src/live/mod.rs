@@ -12,7 +12,7 @@ mod log;
 mod namespace;
 mod running_source;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -61,6 +61,8 @@ struct Service {
     retry: Mutex<Vec<PathBuf>>,
     /// Saves that would delete most of a module, held until they prove stable.
     held: Mutex<HashMap<PathBuf, Held>>,
+    /// Every code file name `register` was asked about, watched or not.
+    seen: Mutex<HashSet<String>>,
     /// Our process: a child made by `os.fork()` has no watcher thread and patches nothing.
     pid: u32,
 }
@@ -96,6 +98,7 @@ pub fn start(py: Python<'_>, settings: &Settings) -> Result<(), String> {
         watcher: Mutex::new(Some(watcher)),
         retry: Mutex::new(Vec::new()),
         held: Mutex::new(HashMap::new()),
+        seen: Mutex::new(HashSet::new()),
         pid: std::process::id(),
     };
     if SERVICE.set(service).is_err() {
@@ -182,7 +185,17 @@ fn register_loaded_modules(py: Python<'_>) {
 /// Adds a file to the watched set if the filter wants it, keeping the source it has now.
 fn register(py: Python<'_>, filename: &str, source: Option<&[u8]>, is_main: bool) {
     let Some(service) = service() else { return };
-    // Installed code is skipped before any path is resolved: this runs on every import.
+    // This runs on every import and every `exec()`: a name seen before costs one lookup.
+    if !service
+        .seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(filename.to_string())
+        && !is_main
+    {
+        return;
+    }
+    // Installed code is skipped before any path is resolved.
     let Some(path) = service.filter.watched(Path::new(filename)) else {
         return;
     };
