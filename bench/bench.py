@@ -440,6 +440,232 @@ def file_io(python, rounds, iterations):
     return "\n".join(rows)
 
 
+SPIN = """\
+import threading
+import time
+
+
+def value():
+    return 0
+
+
+def spin():
+    last = None
+    while True:
+        current = value()
+        if current != last:
+            print(current, time.time_ns(), flush=True)
+            last = current
+
+
+threading.Thread(target=spin, daemon=True).start()
+print("ready", flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def spin_latency(argv, edits):
+    """Median and worst ms from a save to a thread that never pauses using the new code."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "spin.py")
+        path.write_text(SPIN)
+        env = dict(os.environ)
+        env.pop("VIRTUAL_ENV", None)
+        process = subprocess.Popen(
+            argv + ["spin.py"], cwd=tmp, env=env, text=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert process.stdout.readline().strip() == "ready"
+            time.sleep(0.3)
+            latencies = []
+            for n in range(1, edits + 1):
+                start = time.time_ns()
+                path.write_text(SPIN.replace("return 0", f"return {n}"))
+                while True:
+                    line = process.stdout.readline().split()
+                    if not line:
+                        raise RuntimeError(f"{argv[0]} stopped printing")
+                    if line[0] == str(n):
+                        latencies.append((int(line[1]) - start) / 1e6)
+                        break
+                time.sleep(0.15)
+            return statistics.median(latencies), max(latencies)
+        finally:
+            process.kill()
+            process.wait()
+
+
+def spinning(reference, edits):
+    rows = [
+        "| a thread spinning in pure Python | median | worst |",
+        "|---|---:|---:|",
+    ]
+    ours = spin_latency([str(BINARY)], edits)
+    theirs = spin_latency([str(reference)], edits)
+    rows.append(f"| jurigged-rs | {ours[0]:.1f} ms | {ours[1]:.1f} ms |")
+    rows.append(f"| jurigged 0.6.1 | {theirs[0]:.1f} ms | {theirs[1]:.1f} ms |")
+    rows.append("")
+    rows.append(
+        f"{edits} saves each, from the write to the spinning thread printing the new value "
+        f"(it never sleeps, so the save waits for the GIL). jurigged-rs is "
+        f"{theirs[0] / ours[0]:.1f}× faster at the median; goal: under 20 ms."
+    )
+    return "\n".join(rows)
+
+
+def make_package(root, modules):
+    package = Path(root, "pkg")
+    package.mkdir()
+    Path(package, "__init__.py").write_text("")
+    for i in range(modules):
+        Path(package, f"m{i}.py").write_text(
+            f"X = {i}\n\n\ndef f{i}(a, b=1):\n    return a + b + X\n\n\n"
+            f"class C{i}:\n    def m(self):\n        return {i}\n"
+        )
+    Path(root, "imports.py").write_text(
+        "import importlib\n"
+        f"for i in range({modules}):\n"
+        "    importlib.import_module(f'pkg.m{i}')\n"
+    )
+
+
+def imports(python, reference, rounds, modules=2000):
+    """A program importing many modules from the watched directory (pyc cache warm)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        make_package(tmp, modules)
+        Path(tmp, "short.py").write_text("import json, csv, decimal, email.message\n")
+        env = dict(os.environ)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        subprocess.run([python, "imports.py"], cwd=tmp, env=env, check=True)  # write the pycs
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        medians = interleaved(
+            {
+                "python3": [python, "imports.py"],
+                "jurigged-rs": [str(BINARY), "imports.py"],
+                "jurigged 0.6.1": [str(reference), "imports.py"],
+            },
+            tmp, rounds,
+        )
+        watch_all = interleaved(
+            {
+                "python3": [python, "short.py"],
+                "jurigged-rs": [str(BINARY), "-w", "/", "short.py"],
+                "jurigged 0.6.1": [str(reference), "-w", "/", "short.py"],
+            },
+            tmp, rounds,
+        )
+    rows = ["| command | median | vs python |", "|---|---:|---:|"]
+    for name, seconds in medians.items():
+        rows.append(f"| {name} imports.py ({modules:,} modules) | {ms(seconds)} | "
+                    f"{seconds / medians['python3']:.2f}× |")
+    for name, seconds in watch_all.items():
+        option = "" if name == "python3" else " -w /"
+        rows.append(f"| {name}{option} short.py | {ms(seconds)} | "
+                    f"+{(seconds - watch_all['python3']) * 1000:.0f} ms |")
+    rows.append("")
+    rows.append(
+        f"Whole runs, medians of {rounds} interleaved rounds; the package sits in the watched "
+        "directory and its pyc files are written first. `short.py` imports json, csv, decimal "
+        "and email.message, so `-w /` watches a few dozen standard library files."
+    )
+    return "\n".join(rows)
+
+
+def big_module_source(functions):
+    parts = [
+        f"def function_{i}(argument, other=1):\n    return argument + other + {i}\n\n\n"
+        for i in range(functions)
+    ]
+    return "".join(parts)
+
+
+BIG_MAIN = """\
+import time
+
+import big
+
+print("ready", flush=True)
+last = None
+while True:
+    current = big.function_5(0)
+    if current != last:
+        print(current, time.time_ns(), flush=True)
+        last = current
+    time.sleep(0.001)
+"""
+
+
+def big_module_save(argv, tmp, source, timeout):
+    """Seconds from one save (a line added at the top, one body changed) to the loop using
+    it, and the process's peak memory in MB; `None` past `timeout`."""
+    path = Path(tmp, "big.py")
+    path.write_text(source)
+    env = dict(os.environ)
+    env.pop("VIRTUAL_ENV", None)
+    process = subprocess.Popen(
+        argv + ["main.py"], cwd=tmp, env=env, text=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )
+    elapsed = None
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        assert process.stdout.readline().split()[0] == "6"
+        time.sleep(1.5)
+        start = time.time_ns()
+        path.write_text("# a new first line\n" + source.replace("+ 5\n", "+ 7\n", 1))
+        deadline = time.monotonic() + timeout
+        import select
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([process.stdout], [], [], 1)
+            if ready:
+                line = process.stdout.readline().split()
+                if line and line[0] == "8":
+                    elapsed = (int(line[1]) - start) / 1e9
+                    break
+    finally:
+        process.kill()
+        _, _, usage = os.wait4(process.pid, 0)
+        process.returncode = 0
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def big_module(python, reference, functions=120_000, timeout=120):
+    source = big_module_source(functions)
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "big.py").write_text(source)
+        Path(tmp, "main.py").write_text(BIG_MAIN)
+        env = dict(os.environ)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        subprocess.run([python, "-c", "import big"], cwd=tmp, env=env, check=True)
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        # python's own peak memory for the same program (it just does not patch).
+        probe = subprocess.Popen([python, "-c", "import big"], cwd=tmp)
+        _, _, usage = os.wait4(probe.pid, 0)
+        probe.returncode = 0
+        python_mb = usage.ru_maxrss / 1024
+        ours = big_module_save([str(BINARY)], tmp, source, timeout)
+        theirs = big_module_save([str(reference)], tmp, source, timeout)
+    size = len(source) / 1e6
+
+    def seconds(value):
+        return f"{value:.2f} s" if value is not None else f"> {timeout} s"
+
+    rows = [
+        "| one save of a module | save to running | peak memory |",
+        "|---|---:|---:|",
+        f"| python (importing it, no watching) | | {python_mb:.0f} MB |",
+        f"| jurigged-rs | {seconds(ours[0])} | {ours[1]:.0f} MB |",
+        f"| jurigged 0.6.1 | {seconds(theirs[0])} | {theirs[1]:.0f} MB |",
+        "",
+        f"A {size:.1f} MB module of {functions:,} functions; the save adds a line at the top "
+        "(every function moves) and changes one body.",
+    ]
+    return "\n".join(rows)
+
+
+
 def ensure_develoop_extra():
     """jurigged 0.6.1's develoop needs its [develoop] extra."""
     check = subprocess.run([str(VENV / "bin" / "python"), "-c", "import giving"], capture_output=True)
@@ -477,12 +703,15 @@ def main():
         ("file-io", "File I/O in the watched directory", lambda: file_io(
             python, int(os.environ.get("BENCH_IO_ROUNDS", "15")),
             int(os.environ.get("BENCH_IO_ITERATIONS", "20000")))),
+        ("spin", "Save to a thread that never pauses", lambda: spinning(reference, edits)),
+        ("imports", "Imports and -w /", lambda: imports(python, reference, int(os.environ.get("BENCH_IMPORT_ROUNDS", "10")))),
+        ("big-module", "A 10 MB module", lambda: big_module(python, reference)),
         ("rich", "The rich interface", lambda: rich(int(os.environ.get("BENCH_LINES", "1000000")), edits)),
     ]
     for name, title, run in sections:
         if only and name not in only:
             continue
-        if reference is None and name in ("startup", "patch", "develoop"):
+        if reference is None and name in ("startup", "patch", "develoop", "spin", "imports", "big-module"):
             reference = reference_jurigged(python)
         print(f"\n## {title}\n")
         table = run()

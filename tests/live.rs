@@ -890,3 +890,38 @@ while True:
         program.stdout()
     );
 }
+
+/// pdb, stopped in a frame that runs code a save replaced, lists the lines that frame runs.
+#[test]
+fn pdb_in_a_running_frame_lists_the_source_it_runs() {
+    // The program saves its own file (as an editor would), moving every line below `probe`
+    // down by four, then stops in pdb in its top-level frame, which runs the old code.
+    let body = r##"import time
+def probe():
+    return 1
+time.sleep(0.4)
+text = open(__file__).read()
+open(__file__, "w").write(text.replace("def probe", "# a\n# b\n\n\ndef probe", 1))
+while probe() != 1 or open(__file__).read() == text:
+    time.sleep(0.01)
+time.sleep(0.3)
+breakpoint()
+print("after the breakpoint")
+"##;
+    let dir = project(&[("app.py", body)]);
+    let run = common::run_in(dir.path(), &jurigged(), &["app.py"], Some(b"w\nll\nc\n"));
+    assert_eq!(run.status, 0, "{run:?}");
+    // `where` quotes the line the frame is at, `ll` marks it in the old listing.
+    assert!(
+        run.stdout
+            .contains("app.py(11)<module>()\n-> print(\"after the breakpoint\")"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("11  ->\tprint(\"after the breakpoint\")"),
+        "{}",
+        run.stdout
+    );
+}
