@@ -192,7 +192,13 @@ def _patch_excepthooks():
         return
     if sys.excepthook is sys.__excepthook__:
         sys.excepthook = _python_excepthook
-    if threading.excepthook is threading.__excepthook__:
+    import _thread
+
+    # threading.__excepthook__ is 3.10+; 3.9's default is the C hook itself.
+    default = getattr(threading, "__excepthook__", None) or getattr(
+        _thread, "_excepthook", None
+    )
+    if threading.excepthook is default:
         threading.excepthook = _thread_excepthook
 
 
