@@ -458,8 +458,8 @@ def spin():
             last = current
 
 
-threading.Thread(target=spin, daemon=True).start()
 print("ready", flush=True)
+threading.Thread(target=spin, daemon=True).start()
 while True:
     time.sleep(1)
 """

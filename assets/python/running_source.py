@@ -161,7 +161,7 @@ def _patch_pdb():
 
 
 def _python_excepthook(exc_type, exc_value, exc_traceback):
-    import traceback
+    import traceback  # patched as it is imported
 
     traceback.print_exception(exc_type, exc_value, exc_traceback)
 
@@ -202,8 +202,55 @@ def _patch_excepthooks():
         threading.excepthook = _thread_excepthook
 
 
-linecache.getlines = _getlines
-_patch_traceback()
-_patch_inspect()
-_patch_pdb()
-_patch_excepthooks()
+class _PatchOnImport:
+    """Patches traceback, inspect and pdb when the program imports them: importing them
+    ourselves would cost a save tens of milliseconds (and the GIL, many times)."""
+
+    def __init__(self, patches):
+        self.patches = patches
+
+    def find_spec(self, name, path=None, target=None):
+        patch = self.patches.get(name)
+        if patch is None:
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        exec_module = getattr(loader, "exec_module", None)
+        if exec_module is None:
+            return None
+
+        def exec_and_patch(module):
+            exec_module(module)
+            if self.patches.pop(name, None) is not None:
+                patch()
+
+        loader.exec_module = exec_and_patch
+        return spec
+
+
+def _install():
+    linecache.getlines = _getlines
+    _patch_excepthooks()
+    later = {}
+    for name, patch in (
+        ("traceback", _patch_traceback),
+        ("inspect", _patch_inspect),
+        ("pdb", _patch_pdb),
+    ):
+        if name in sys.modules:
+            patch()
+        else:
+            later[name] = patch
+    if later:
+        sys.meta_path.insert(0, _PatchOnImport(later))
+
+
+_install()
