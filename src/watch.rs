@@ -20,7 +20,6 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -77,7 +76,9 @@ enum Message {
     /// What the polling watcher saw.
     Polled(notify::Result<notify::Event>),
     /// Watch a file; the sender is told once the watch is in place.
-    Watch(PathBuf, Sender<()>),
+    /// Watch a file; `Some(stamp)`: as the program read it; the sender is told once the
+    /// watch is in place.
+    Watch(PathBuf, Option<Stamp>, Sender<()>),
     Stop,
 }
 
@@ -98,12 +99,19 @@ impl Mailbox {
     }
 }
 
+/// What a file looked like: modification time and length.
+pub type Stamp = (std::time::SystemTime, u64);
+
+/// The file's stamp now, if it exists.
+pub fn stamp_of(path: &Path) -> Option<Stamp> {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.modified().ok()?, metadata.len()))
+}
+
 /// A handle on the watching thread: add files, stop it.
 pub struct FileWatcher {
     mailbox: Mailbox,
     thread: Option<JoinHandle<()>>,
-    /// Set once the watches are in place (see ACTIVATE_AFTER).
-    activated: Arc<AtomicBool>,
 }
 
 impl FileWatcher {
@@ -124,34 +132,34 @@ impl FileWatcher {
             wake: Arc::new(wake_sender),
         };
         let thread_mailbox = mailbox.clone();
-        let activated = Arc::new(AtomicBool::new(false));
-        let thread_activated = Arc::clone(&activated);
         let thread = std::thread::Builder::new()
             .name(THREAD_NAME.into())
             .spawn(move || {
                 block_signals();
-                let mut state = Watching::new(mode, debounce, thread_mailbox, thread_activated);
+                let mut state = Watching::new(mode, debounce, thread_mailbox);
                 state.run(receiver, wake_receiver, on_batch);
             })?;
         Ok(FileWatcher {
             mailbox,
             thread: Some(thread),
-            activated,
         })
     }
 
-    /// Starts watching `file` (and its directory). Returns once the watch is in place, so
-    /// a save right after the program saw the file is not missed; but on the watching
-    /// thread itself (a patch that imports a module) it cannot wait for itself.
-    /// Before the watches are in place there is nothing to wait for: activation reads every
-    /// watched file (this keeps a program's start-up imports from waiting on our thread).
+    /// Starts watching `file` (and its directory); returns once the watch is in place.
+    #[cfg(test)]
     pub fn watch(&self, file: PathBuf) {
         let (done, wait) = mpsc::channel();
-        let on_watching_thread = std::thread::current().name() == Some(THREAD_NAME);
-        let must_wait = !on_watching_thread && self.activated.load(Ordering::Acquire);
-        if self.mailbox.send(Message::Watch(file, done)) && must_wait {
+        if self.mailbox.send(Message::Watch(file, None, done)) {
             let _ = wait.recv_timeout(Duration::from_secs(5));
         }
+    }
+
+    /// Starts watching `file`, which the program read when it looked like `stamp`, without
+    /// waiting (every import calls this): once the watch is in place, a file that no longer
+    /// looks like `stamp` is taken as saved meanwhile.
+    pub fn watch_as_read(&self, file: PathBuf, stamp: Stamp) {
+        let (done, _) = mpsc::channel();
+        self.mailbox.send(Message::Watch(file, Some(stamp), done));
     }
 
     /// Stops the thread and waits for it (a batch being applied finishes first).
@@ -273,8 +281,6 @@ struct Watching {
     revisions: HashMap<PathBuf, u64>,
     /// Watches are put in place a moment after start (see ACTIVATE_AFTER).
     active: bool,
-    /// `active`, shared with the `FileWatcher` handle.
-    activated: Arc<AtomicBool>,
     started: Instant,
     pending: HashMap<PathBuf, Pending>,
     /// Files to look at again at some time (a suspicious save waiting to settle).
@@ -285,12 +291,7 @@ struct Watching {
 }
 
 impl Watching {
-    fn new(
-        mode: Mode,
-        debounce: Option<Duration>,
-        mailbox: Mailbox,
-        activated: Arc<AtomicBool>,
-    ) -> Watching {
+    fn new(mode: Mode, debounce: Option<Duration>, mailbox: Mailbox) -> Watching {
         Watching {
             mode,
             debounce,
@@ -306,7 +307,6 @@ impl Watching {
             revisions: HashMap::new(),
             events_seen: 0,
             active: false,
-            activated,
             started: Instant::now(),
             pending: HashMap::new(),
             rechecks: Vec::new(),
@@ -337,8 +337,8 @@ impl Watching {
             loop {
                 match receiver.try_recv() {
                     Ok(Message::Stop) | Err(TryRecvError::Disconnected) => return,
-                    Ok(Message::Watch(file, done)) => {
-                        self.add(file);
+                    Ok(Message::Watch(file, stamp, done)) => {
+                        self.add(file, stamp);
                         let _ = done.send(());
                     }
                     Ok(Message::Polled(Ok(event))) => {
@@ -413,7 +413,6 @@ impl Watching {
     /// every watched file once (unchanged ones are skipped by the caller).
     fn activate(&mut self) {
         self.active = true;
-        self.activated.store(true, Ordering::Release);
         if self.mode == Mode::Native {
             match Inotify::init() {
                 Ok(inotify) => self.inotify = Some(inotify),
@@ -657,7 +656,7 @@ impl Watching {
         self.watch_directories();
     }
 
-    fn add(&mut self, file: PathBuf) {
+    fn add(&mut self, file: PathBuf, as_read: Option<Stamp>) {
         let Some(directory) = file.parent().map(Path::to_path_buf) else {
             return;
         };
@@ -666,6 +665,9 @@ impl Watching {
         if self.active {
             self.watch_directories();
             self.watch_file(&file);
+            if as_read.is_some_and(|stamp| Some(stamp) != stamp_of(&file)) {
+                self.changed(file, Change::Complete);
+            }
         }
     }
 

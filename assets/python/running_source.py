@@ -10,7 +10,6 @@ code, function, traceback) running such code get that source.
 Loaded by jurigged at the first save that finds such a frame; nothing here runs before.
 """
 
-import linecache
 import sys
 import threading
 import weakref
@@ -19,7 +18,7 @@ import weakref
 # code object (a weakref finalizer removes it), so ids are never reused while present.
 _sources = {}
 _override = threading.local()
-_linecache_getlines = linecache.getlines
+_linecache_getlines = None
 
 
 def remember(code, lines):
@@ -42,6 +41,14 @@ def _getlines(filename, module_globals=None):
     if override is not None and override[0] == filename:
         return override[1]
     return _linecache_getlines(filename, module_globals)
+
+
+def _patch_linecache():
+    global _linecache_getlines
+    import linecache
+
+    _linecache_getlines = linecache.getlines
+    linecache.getlines = _getlines
 
 
 class _source_of:
@@ -203,8 +210,9 @@ def _patch_excepthooks():
 
 
 class _PatchOnImport:
-    """Patches traceback, inspect and pdb when the program imports them: importing them
-    ourselves would cost a save tens of milliseconds (and the GIL, many times)."""
+    """Patches linecache, traceback, inspect and pdb when the program imports them:
+    importing them ourselves would cost a save tens of milliseconds (and give up the GIL
+    at every file read)."""
 
     def __init__(self, patches):
         self.patches = patches
@@ -237,10 +245,10 @@ class _PatchOnImport:
 
 
 def _install():
-    linecache.getlines = _getlines
     _patch_excepthooks()
     later = {}
     for name, patch in (
+        ("linecache", _patch_linecache),
         ("traceback", _patch_traceback),
         ("inspect", _patch_inspect),
         ("pdb", _patch_pdb),

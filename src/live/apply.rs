@@ -1428,9 +1428,13 @@ fn refresh_linecache(py: Python<'_>, filename: &str, source: &str) {
             lines.append(line)?;
         }
         let entry = (source.len(), py.None(), lines, filename);
-        py.import("linecache")?
-            .getattr("cache")?
-            .set_item(filename, entry)
+        // Not loaded: nothing is cached, and importing it here would give up the GIL at
+        // every file it reads, each time waiting for it again.
+        let modules = py.import("sys")?.getattr("modules")?;
+        let Some(linecache) = modules.cast::<PyDict>()?.get_item("linecache")? else {
+            return Ok(());
+        };
+        linecache.getattr("cache")?.set_item(filename, entry)
     })();
     if result.is_err() {
         // SAFETY: a failed cache refresh only costs stale source lines in tracebacks.

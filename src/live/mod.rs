@@ -119,8 +119,8 @@ pub fn start(py: Python<'_>, settings: &Settings) -> Result<(), String> {
 }
 
 /// Registers the script run as `__main__`, with the exact bytes that were compiled.
-pub fn register_main(py: Python<'_>, filename: &str, source: &[u8]) {
-    register(py, filename, Some(source), true);
+pub fn register_main(filename: &str, source: &[u8]) {
+    register(filename, Some(source), true);
 }
 
 unsafe extern "C" {
@@ -151,7 +151,7 @@ unsafe extern "C" fn audit_hook(
                 .and_then(|f| f.extract::<String>())
             && !filename.starts_with('<')
         {
-            register(py, &filename, None, false);
+            register(&filename, None, false);
         }
         // The hook must leave no exception behind.
         ffi::PyErr_Clear();
@@ -175,7 +175,7 @@ fn register_loaded_modules(py: Python<'_>) {
             .and_then(|f| f.extract::<String>())
             && file.ends_with(".py")
         {
-            register(py, &file, None, false);
+            register(&file, None, false);
         }
     }
     // SAFETY: clearing lookups that failed above.
@@ -183,7 +183,7 @@ fn register_loaded_modules(py: Python<'_>) {
 }
 
 /// Adds a file to the watched set if the filter wants it, keeping the source it has now.
-fn register(py: Python<'_>, filename: &str, source: Option<&[u8]>, is_main: bool) {
+fn register(filename: &str, source: Option<&[u8]>, is_main: bool) {
     let Some(service) = service() else { return };
     // This runs on every import and every `exec()`: a name seen before costs one lookup.
     if !service
@@ -199,9 +199,10 @@ fn register(py: Python<'_>, filename: &str, source: Option<&[u8]>, is_main: bool
     let Some(path) = service.filter.watched(Path::new(filename)) else {
         return;
     };
-    if !path.is_file() {
+    // Taken before the read: a save after it is seen as a change.
+    let Some(stamp) = crate::watch::stamp_of(&path).filter(|_| path.is_file()) else {
         return;
-    }
+    };
     let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(existing) = files.get_mut(&path) {
         existing.is_main |= is_main;
@@ -225,16 +226,15 @@ fn register(py: Python<'_>, filename: &str, source: Option<&[u8]>, is_main: bool
     drop(files);
     service.log.watch(filename);
     // The watcher thread may be waiting for the GIL to apply a batch: let it have it.
-    py.detach(|| {
-        if let Some(watcher) = service
-            .watcher
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            watcher.watch(path);
-        }
-    });
+    // Never waits (the lock is only ever held for a moment): the GIL stays ours.
+    if let Some(watcher) = service
+        .watcher
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+    {
+        watcher.watch_as_read(path, stamp);
+    }
 }
 
 /// Called by atexit: stops the watcher thread, letting a batch in progress finish.
