@@ -1346,6 +1346,8 @@ impl<'py> Kinds<'py> {
 struct Undo {
     /// (function, __code__, __defaults__, __kwdefaults__, __doc__)
     functions: Vec<[Py<PyAny>; 5]>,
+    /// The functions in `functions`, by address (they are kept alive there).
+    recorded: HashSet<usize>,
     /// Module dicts as they were before the batch first wrote to them.
     modules: Vec<(Py<PyModule>, Py<PyDict>)>,
     classes: Vec<Py<ClassNamespace>>,
@@ -1355,7 +1357,7 @@ struct Undo {
 
 impl Undo {
     fn record_function(&mut self, function: &Bound<'_, PyAny>) -> PyResult<()> {
-        if self.functions.iter().any(|f| f[0].is(function)) {
+        if !self.recorded.insert(function.as_ptr() as usize) {
             return Ok(());
         }
         self.functions.push([
@@ -1377,6 +1379,7 @@ impl Undo {
     }
 
     fn rollback(&mut self, py: Python<'_>) {
+        self.recorded.clear();
         for [function, code, defaults, kwdefaults, doc] in self.functions.drain(..).rev() {
             let function = function.bind(py);
             let _ = function.setattr("__code__", code);

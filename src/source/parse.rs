@@ -9,7 +9,7 @@
 use tree_sitter::{Node, Parser};
 
 /// What a definition is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Function,
     Class,
