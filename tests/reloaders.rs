@@ -98,6 +98,14 @@ fn flask_debug_reloader_serves_with_every_option() {
         &["-c", "import flask"],
         None,
     );
+    if probe.status != 0 && std::env::var_os("CI").is_none() {
+        // `make test-python` with another Python: .ci/run installs Flask, a developer may not.
+        eprintln!(
+            "skipped: no Flask for {} (pip install flask)",
+            python().display()
+        );
+        return;
+    }
     assert_eq!(
         probe.status,
         0,
