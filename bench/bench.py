@@ -544,6 +544,7 @@ def imports(python, reference, rounds, modules=2000):
             {
                 "python3": [python, "imports.py"],
                 "jurigged-rs": [str(BINARY), "imports.py"],
+                "jurigged-rs --poll 0.05": [str(BINARY), "--poll", "0.05", "imports.py"],
                 "jurigged 0.6.1": [str(reference), "imports.py"],
             },
             tmp, rounds,

@@ -676,9 +676,17 @@ impl Watching {
     /// existing ancestor, which sees it appear.
     fn watch_directories(&mut self) {
         if let Mode::Poll(interval) = self.mode {
-            let directories: Vec<PathBuf> = self.directories.iter().cloned().collect();
+            // Once each: the poller reads every file of a directory it is given (a package
+            // of 2,000 modules made each import cost a full scan).
+            let directories: Vec<PathBuf> = self
+                .directories
+                .iter()
+                .filter(|d| !self.polled.contains(*d))
+                .cloned()
+                .collect();
             for directory in directories {
                 self.watch_polling(&directory, interval);
+                self.polled.insert(directory);
             }
             return;
         }
