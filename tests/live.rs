@@ -9,23 +9,7 @@ mod common;
 use std::path::Path;
 
 use common::program::{ALL_SAVES, Program, Save, edit, save};
-use common::{jurigged, project};
-
-/// The loop every program ends with: print `probe()` whenever its value changes.
-const LOOP: &str = r#"
-import time as _time
-
-_last = None
-while True:
-    try:
-        _value = probe()
-    except Exception as _error:
-        _value = f"error: {_error!r}"
-    if _value != _last:
-        print(_value, flush=True)
-        _last = _value
-    _time.sleep(0.005)
-"#;
+use common::{LOOP, jurigged, project};
 
 fn start(dir: &Path, args: &[&str]) -> Program {
     Program::start(&jurigged(), args, dir)

@@ -10,23 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::program::{Program, Save, save};
-use common::{jurigged, project};
-
-/// Prints `probe()` whenever its value changes; an exception is printed as `error: ...`.
-const LOOP: &str = r#"
-import time as _time
-
-_last = None
-while True:
-    try:
-        _value = probe()
-    except Exception as _error:
-        _value = f"error: {_error!r}"
-    if _value != _last:
-        print(_value, flush=True)
-        _last = _value
-    _time.sleep(0.005)
-"#;
+use common::{LOOP, jurigged, project};
 
 /// Generous: these machines may be busy with other builds.
 const DEADLINE: Duration = Duration::from_secs(30);

@@ -10,6 +10,23 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// The loop the live-patching test programs end with: prints `probe()` whenever its value
+/// changes (an exception as `error: ...`), so a test waits for a line instead of sleeping.
+pub const LOOP: &str = r#"
+import time as _time
+
+_last = None
+while True:
+    try:
+        _value = probe()
+    except Exception as _error:
+        _value = f"error: {_error!r}"
+    if _value != _last:
+        print(_value, flush=True)
+        _last = _value
+    _time.sleep(0.005)
+"#;
+
 /// The binary under test.
 pub fn jurigged() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_jurigged"))
