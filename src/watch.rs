@@ -102,9 +102,9 @@ impl Mailbox {
 /// What a file looked like: modification time and length.
 pub type Stamp = (std::time::SystemTime, u64);
 
-/// The file's stamp now, if it exists.
+/// The file's stamp now, if it exists and is a regular file.
 pub fn stamp_of(path: &Path) -> Option<Stamp> {
-    let metadata = std::fs::metadata(path).ok()?;
+    let metadata = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
     Some((metadata.modified().ok()?, metadata.len()))
 }
 

@@ -200,7 +200,7 @@ fn register(filename: &str, source: Option<&[u8]>, is_main: bool) {
         return;
     };
     // Taken before the read: a save after it is seen as a change.
-    let Some(stamp) = crate::watch::stamp_of(&path).filter(|_| path.is_file()) else {
+    let Some(stamp) = crate::watch::stamp_of(&path) else {
         return;
     };
     let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());
