@@ -292,7 +292,9 @@ unsafe extern "C" fn interruptible_sleep(
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return ffi::Py_NewRef(ffi::Py_None());
+                // Py_NewRef is 3.10+.
+                ffi::Py_IncRef(ffi::Py_None());
+                return ffi::Py_None();
             }
             let mut fds = [libc::pollfd {
                 fd: wake,

@@ -30,15 +30,17 @@ pub struct FileChange {
     /// The program's script (`__main__`).
     pub is_main: bool,
     pub old_source: String,
-    pub old_tree: Arc<ModuleTree>,
+    /// The part of the old version the save touched (or all of it), parsed.
+    pub old_tree: ModuleTree,
     /// The version the module's top-level code was compiled from: a running top-level
     /// statement's line numbers are that version's.
-    pub loaded_tree: Arc<ModuleTree>,
+    pub loaded_source: Arc<str>,
     /// Running top-level statements whose text changed since they started:
     /// (tokens as loaded, tokens now).
     pub running_aliases: Vec<(Vec<String>, Vec<String>)>,
     pub new_source: String,
-    pub new_tree: Arc<ModuleTree>,
+    /// The same part of the new version, parsed.
+    pub new_tree: ModuleTree,
     pub ops: Vec<Op>,
 }
 
@@ -331,6 +333,18 @@ fn prepare<'py>(
                     defaults: None,
                     report: None,
                 }
+            }
+            Op::Shift { from_line, delta } => {
+                for old in live.codes_from(*from_line) {
+                    steps.push(Step::Swap {
+                        name: String::new(),
+                        new_code: shift_lines(&old, *delta)?,
+                        old: vec![old],
+                        defaults: None,
+                        report: None,
+                    });
+                }
+                continue;
             }
             Op::Add {
                 path,
@@ -637,6 +651,8 @@ fn running_statements(
     change: &FileChange,
 ) -> PyResult<Vec<(usize, String, Vec<String>)>> {
     let mut running = Vec::new();
+    // Parsed only if a top-level statement of the module is running (a script's loop).
+    let mut loaded: Option<ModuleTree> = None;
     let frames = py.import("sys")?.call_method0("_current_frames")?;
     for frame in frames.call_method0("values")?.try_iter()? {
         let mut frame = frame?;
@@ -646,7 +662,10 @@ fn running_statements(
                 let globals = frame.getattr("f_globals")?;
                 if modules.iter().any(|m| m.module.dict().is(&globals)) {
                     let line: usize = frame.getattr("f_lineno")?.extract().unwrap_or(0);
-                    if let Some(found) = running_in_old_tree(change, line) {
+                    let loaded = loaded.get_or_insert_with(|| {
+                        crate::source::parse(&change.loaded_source).unwrap_or_default()
+                    });
+                    if let Some(found) = running_in_old_tree(change, loaded, line) {
                         running.push(found);
                     }
                 }
@@ -658,11 +677,14 @@ fn running_statements(
 }
 
 /// The running top-level statement at `line` of the version the module was loaded from,
-/// found again in the old tree by its text (its current text, if a save changed it while it
+/// found again in the old tree (the part the save touched) by its text (its current text, if a save changed it while it
 /// ran): (old line, first token, tokens as loaded).
-fn running_in_old_tree(change: &FileChange, line: usize) -> Option<(usize, String, Vec<String>)> {
-    let loaded = change
-        .loaded_tree
+fn running_in_old_tree(
+    change: &FileChange,
+    loaded: &ModuleTree,
+    line: usize,
+) -> Option<(usize, String, Vec<String>)> {
+    let loaded = loaded
         .definitions
         .iter()
         .find(|d| d.kind == Kind::Statement && d.line <= line && line <= d.end_line)?;
@@ -762,7 +784,10 @@ fn execute<'py>(
                     )?),
                     None => None,
                 };
-                pending.names.insert(name);
+                // Unnamed: only its line numbers moved, nothing a statement could see.
+                if !name.is_empty() {
+                    pending.names.insert(name);
+                }
                 pending.swaps.push(PendingSwap {
                     old,
                     new_code,
@@ -1257,6 +1282,25 @@ impl<'py> LiveObjects<'py> {
                 && !codes.iter().any(|c| c.is(&code))
             {
                 codes.push(code);
+            }
+        }
+        codes
+    }
+
+    /// The distinct code objects of the functions defined at `line` or below.
+    fn codes_from(&self, line: usize) -> Vec<Bound<'py, PyAny>> {
+        let mut seen = HashSet::new();
+        let mut codes = Vec::new();
+        for ((_, first), functions) in &self.functions {
+            if *first < line {
+                continue;
+            }
+            for function in functions {
+                if let Ok(code) = function.getattr("__code__")
+                    && seen.insert(code.as_ptr() as usize)
+                {
+                    codes.push(code);
+                }
             }
         }
         codes

@@ -43,9 +43,9 @@ struct Watched {
     code_filename: String,
     /// The running version; `None` if it is not UTF-8 (such files are not patched).
     source: Option<String>,
-    tree: Option<Arc<ModuleTree>>,
-    /// The version the module was loaded from (a running top-level statement's lines).
-    loaded_tree: Option<Arc<ModuleTree>>,
+    /// The version the module was loaded from (a running top-level statement's lines),
+    /// kept from the first change on.
+    loaded_source: Option<Arc<str>>,
     /// Running top-level statements changed since they started: (as loaded, now).
     running_aliases: Vec<(Vec<String>, Vec<String>)>,
     is_main: bool,
@@ -217,8 +217,7 @@ fn register(filename: &str, source: Option<&[u8]>, is_main: bool) {
         Watched {
             code_filename: filename.to_string(),
             source: bytes.and_then(|b| String::from_utf8(b).ok()),
-            tree: None,
-            loaded_tree: None,
+            loaded_source: None,
             running_aliases: Vec::new(),
             is_main,
         },
@@ -373,7 +372,6 @@ fn apply_paths(service: &Service, mut paths: Vec<PathBuf>, reads: &mut dyn Reads
             for change in changes {
                 if let Some(watched) = files.get_mut(&change.path) {
                     watched.source = Some(change.new_source);
-                    watched.tree = Some(change.new_tree);
                 }
             }
         }
@@ -396,14 +394,13 @@ fn apply_paths(service: &Service, mut paths: Vec<PathBuf>, reads: &mut dyn Reads
 /// Reads a saved file and diffs it against the running version. `None` when there is
 /// nothing to apply (unchanged, deleted, unreadable, or a syntax error, reported here).
 fn plan_file(service: &Service, path: &Path, reads: &mut dyn Reads) -> Option<FileChange> {
-    let (code_filename, old_source, old_tree, loaded_tree, running_aliases, is_main) = {
+    let (code_filename, old_source, loaded_source, running_aliases, is_main) = {
         let files = service.files.lock().unwrap_or_else(|e| e.into_inner());
         let watched = files.get(path)?;
         (
             watched.code_filename.clone(),
             watched.source.clone(),
-            watched.tree.clone(),
-            watched.loaded_tree.clone(),
+            watched.loaded_source.clone(),
             watched.running_aliases.clone(),
             watched.is_main,
         )
@@ -426,54 +423,48 @@ fn plan_file(service: &Service, path: &Path, reads: &mut dyn Reads) -> Option<Fi
         service.held_saves().remove(path);
         return None;
     }
-    let new_tree = match source::parse(&new_source) {
-        Ok(tree) => tree,
+    // Only what the save touched is parsed: watching costs nothing for files never edited
+    // (with `-w /`, the whole standard library), and a save costs the size of the change.
+    let changes = match source::changes(&old_source, &new_source) {
+        Ok(changes) => changes,
         Err(error) => {
             report_syntax_error(service, &code_filename, &new_source, error.line);
             return None;
         }
     };
-    // Parsed only once a file really changed: watching costs nothing for files never
-    // edited (with `-w /`, the whole standard library).
-    let old_tree = match old_tree {
-        Some(tree) => tree,
-        None => Arc::new(source::parse(&old_source).unwrap_or_default()),
-    };
     // The first time a change comes, the running version is still the loaded one.
-    let loaded_tree = match loaded_tree {
-        Some(tree) => tree,
+    let loaded_source = match loaded_source {
+        Some(loaded) => loaded,
         None => {
+            let loaded: Arc<str> = Arc::from(old_source.as_str());
             let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(watched) = files.get_mut(path) {
-                watched.loaded_tree = Some(Arc::clone(&old_tree));
+                watched.loaded_source = Some(Arc::clone(&loaded));
             }
-            Arc::clone(&old_tree)
+            loaded
         }
     };
-    let new_tree = Arc::new(new_tree);
     if held_back(
         service,
         path,
         &code_filename,
-        &old_tree,
-        &new_tree,
+        &changes,
         &new_source,
         reads,
     ) {
         return None;
     }
-    let ops = source::diff(&old_tree, &new_tree);
     Some(FileChange {
         path: path.to_path_buf(),
         code_filename,
         is_main,
         old_source,
-        old_tree,
-        loaded_tree,
+        old_tree: changes.old_tree,
+        loaded_source,
         running_aliases,
         new_source,
-        new_tree,
-        ops,
+        new_tree: changes.new_tree,
+        ops: changes.ops,
     })
 }
 
@@ -500,12 +491,12 @@ fn held_back(
     service: &Service,
     path: &Path,
     code_filename: &str,
-    old_tree: &ModuleTree,
-    new_tree: &ModuleTree,
+    changes: &source::Changes,
     new_source: &str,
     reads: &mut dyn Reads,
 ) -> bool {
-    let (lost, total) = lost_definitions(old_tree, new_tree);
+    let (lost, touched) = lost_definitions(&changes.old_tree, &changes.new_tree);
+    let total = touched + changes.untouched_definitions;
     let mut held = service.held_saves();
     if lost == 0 || lost * 2 <= total {
         held.remove(path);

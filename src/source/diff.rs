@@ -45,6 +45,9 @@ pub enum Op {
         old_line: usize,
         new_line: usize,
     },
+    /// Everything from `from_line` of the old version on is unchanged and moved by `delta`
+    /// lines: the rest of a module after the part a save touched.
+    Shift { from_line: usize, delta: i64 },
 }
 
 /// Computes the operations that turn `old` into `new`.

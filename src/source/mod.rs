@@ -2,10 +2,13 @@
 //! module into the next. Pure Rust (tree-sitter); no interpreter here, so it is fast and
 //! unit-tested on strings.
 
+mod changes;
 mod diff;
 mod locate;
+mod outline;
 mod parse;
 
-pub use diff::{Op, diff};
+pub use changes::{Changes, changes};
+pub use diff::Op;
 pub use locate::{locate, mask};
 pub use parse::{Definition, Kind, ModuleTree, parse};
