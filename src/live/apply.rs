@@ -15,8 +15,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use pyo3::exceptions::PyRuntimeError;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyCode, PyDict, PyFunction, PyList, PyModule, PyTuple, PyType};
+use pyo3::types::{PyCode, PyDict, PyFunction, PyModule, PyTuple, PyType};
 
 use super::log::Logger;
 use super::namespace::ClassNamespace;
@@ -127,6 +128,9 @@ fn apply_all(
 ) -> PyResult<()> {
     // Compile everything before anything runs: a compile error changes nothing.
     let mut prepared = Vec::new();
+    // Preparing makes a code object per moved function (100,000 in a big module): the
+    // collector would walk the heap again and again for garbage there is none of.
+    let collector_paused = CollectorPause::new(py)?;
     for change in changes {
         let modules = modules_for(py, change)?;
         if modules.is_empty() {
@@ -134,6 +138,7 @@ fn apply_all(
         }
         prepared.push(prepare(py, change, modules, reports, aliases)?);
     }
+    drop(collector_paused);
     for batch in prepared {
         execute(py, batch, undo, reports)?;
     }
@@ -158,7 +163,7 @@ fn modules_for<'py>(py: Python<'py>, change: &FileChange) -> PyResult<Vec<LiveMo
         let Ok(module) = module.cast_into::<PyModule>() else {
             continue;
         };
-        let Ok(file) = module.getattr("__file__") else {
+        let Ok(file) = module.getattr(intern!(module.py(), "__file__")) else {
             continue;
         };
         let Ok(file) = file.extract::<String>() else {
@@ -226,7 +231,18 @@ enum Step<'py> {
         old: Vec<Bound<'py, PyAny>>,
         report: Report,
     },
+    /// Give functions that only moved their code with the new line numbers.
+    Shift(Vec<Moved<'py>>),
     Report(Report),
+}
+
+/// A code object that only moved, and the functions using it.
+struct Moved<'py> {
+    old: Bound<'py, PyAny>,
+    new: Bound<'py, PyAny>,
+    users: Vec<Bound<'py, PyAny>>,
+    /// It holds nested code (closures made from it have their own code objects).
+    nested: bool,
 }
 
 struct Prepared<'py> {
@@ -328,23 +344,24 @@ fn prepare<'py>(
                 let delta = *new_line as i64 - *old_line as i64;
                 Step::Swap {
                     name,
-                    new_code: shift_lines(first, delta)?,
+                    new_code: shift_lines(first, delta)?.0,
                     old,
                     defaults: None,
                     report: None,
                 }
             }
             Op::Shift { from_line, delta } => {
-                for old in live.codes_from(*from_line) {
-                    steps.push(Step::Swap {
-                        name: String::new(),
-                        new_code: shift_lines(&old, *delta)?,
-                        old: vec![old],
-                        defaults: None,
-                        report: None,
+                let mut moves = Vec::new();
+                for (old, users) in live.codes_from(*from_line) {
+                    let (new, nested) = shift_lines(&old, *delta)?;
+                    moves.push(Moved {
+                        old,
+                        new,
+                        users,
+                        nested,
                     });
                 }
-                continue;
+                Step::Shift(moves)
             }
             Op::Add {
                 path,
@@ -519,11 +536,15 @@ fn child_code<'py>(
     code: &Bound<'py, PyAny>,
     matches: impl Fn(&str, usize) -> bool,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
-    for constant in code.getattr("co_consts")?.try_iter()? {
+    for constant in code.getattr(intern!(code.py(), "co_consts"))?.try_iter()? {
         let constant = constant?;
         if constant.is_instance_of::<PyCode>() {
-            let name: String = constant.getattr("co_name")?.extract()?;
-            let first: usize = constant.getattr("co_firstlineno")?.extract()?;
+            let name: String = constant
+                .getattr(intern!(constant.py(), "co_name"))?
+                .extract()?;
+            let first: usize = constant
+                .getattr(intern!(constant.py(), "co_firstlineno"))?
+                .extract()?;
             if matches(&name, first) {
                 return Ok(Some(constant));
             }
@@ -533,22 +554,60 @@ fn child_code<'py>(
 }
 
 /// `code` with every line number moved by `delta`, nested code objects included.
-fn shift_lines<'py>(code: &Bound<'py, PyAny>, delta: i64) -> PyResult<Bound<'py, PyAny>> {
+/// Also tells whether it holds nested code (closures made from it may need the new one).
+fn shift_lines<'py>(code: &Bound<'py, PyAny>, delta: i64) -> PyResult<(Bound<'py, PyAny>, bool)> {
     let py = code.py();
-    let mut constants = Vec::new();
-    for constant in code.getattr("co_consts")?.try_iter()? {
-        let constant = constant?;
-        if constant.is_instance_of::<PyCode>() {
-            constants.push(shift_lines(&constant, delta)?);
-        } else {
-            constants.push(constant);
+    let constants = code
+        .getattr(intern!(py, "co_consts"))?
+        .cast_into::<PyTuple>()?;
+    // Most functions have no nested code: their constants stay as they are.
+    let shifted_constants = if constants.iter().any(|c| c.is_instance_of::<PyCode>()) {
+        let mut shifted = Vec::with_capacity(constants.len());
+        for constant in constants.iter() {
+            if constant.is_instance_of::<PyCode>() {
+                shifted.push(shift_lines(&constant, delta)?.0);
+            } else {
+                shifted.push(constant);
+            }
         }
+        Some(PyTuple::new(py, shifted)?)
+    } else {
+        None
+    };
+    let first: i64 = code.getattr(intern!(py, "co_firstlineno"))?.extract()?;
+    let first = (first + delta).into_pyobject(py)?;
+    // `code.replace(co_firstlineno=..., co_consts=...)` by vectorcall: a module of 100,000
+    // functions makes as many calls, and a kwargs dict for each costs more than the call.
+    let mut arguments = vec![code.as_ptr(), first.as_ptr()];
+    static FIRST_LINE: pyo3::sync::PyOnceLock<Py<PyTuple>> = pyo3::sync::PyOnceLock::new();
+    static FIRST_LINE_AND_CONSTANTS: pyo3::sync::PyOnceLock<Py<PyTuple>> =
+        pyo3::sync::PyOnceLock::new();
+    let names = match &shifted_constants {
+        Some(constants) => {
+            arguments.push(constants.as_ptr());
+            FIRST_LINE_AND_CONSTANTS.get_or_try_init(py, || {
+                PyTuple::new(
+                    py,
+                    [intern!(py, "co_firstlineno"), intern!(py, "co_consts")],
+                )
+                .map(Bound::unbind)
+            })?
+        }
+        None => FIRST_LINE.get_or_try_init(py, || {
+            PyTuple::new(py, [intern!(py, "co_firstlineno")]).map(Bound::unbind)
+        })?,
+    };
+    // SAFETY: `arguments` holds live references (self first, then one per keyword name)
+    // for the duration of the call; the result is a new reference or NULL with an error set.
+    unsafe {
+        let result = pyo3::ffi::PyObject_VectorcallMethod(
+            intern!(py, "replace").as_ptr(),
+            arguments.as_ptr(),
+            1,
+            names.bind(py).as_ptr(),
+        );
+        Bound::from_owned_ptr_or_err(py, result).map(|code| (code, shifted_constants.is_some()))
     }
-    let first: i64 = code.getattr("co_firstlineno")?.extract()?;
-    let kwargs = PyDict::new(py);
-    kwargs.set_item("co_firstlineno", first + delta)?;
-    kwargs.set_item("co_consts", PyTuple::new(py, constants)?)?;
-    code.call_method("replace", (), Some(&kwargs))
 }
 
 /// Pairs the nested code objects of two versions of a function, by name and order.
@@ -559,10 +618,15 @@ fn pair_nested<'py>(
 ) -> PyResult<()> {
     let children = |code: &Bound<'py, PyAny>| -> PyResult<Vec<(String, Bound<'py, PyAny>)>> {
         let mut found = Vec::new();
-        for constant in code.getattr("co_consts")?.try_iter()? {
+        for constant in code.getattr(intern!(code.py(), "co_consts"))?.try_iter()? {
             let constant = constant?;
             if constant.is_instance_of::<PyCode>() {
-                found.push((constant.getattr("co_name")?.extract()?, constant));
+                found.push((
+                    constant
+                        .getattr(intern!(constant.py(), "co_name"))?
+                        .extract()?,
+                    constant,
+                ));
             }
         }
         Ok(found)
@@ -579,9 +643,12 @@ fn pair_nested<'py>(
 }
 
 fn same_free_variables(old: &[Bound<'_, PyAny>], new: &Bound<'_, PyAny>) -> PyResult<bool> {
-    let new_free = new.getattr("co_freevars")?;
+    let new_free = new.getattr(intern!(new.py(), "co_freevars"))?;
     for code in old {
-        if !code.getattr("co_freevars")?.eq(&new_free)? {
+        if !code
+            .getattr(intern!(code.py(), "co_freevars"))?
+            .eq(&new_free)?
+        {
             return Ok(false);
         }
     }
@@ -630,14 +697,19 @@ fn future_flags(py: Python<'_>, module: &Bound<'_, PyModule>) -> PyResult<i64> {
     };
     let globals = module.dict();
     let mut flags = 0;
-    for name in future.getattr("all_feature_names")?.try_iter()? {
+    for name in future
+        .getattr(intern!(future.py(), "all_feature_names"))?
+        .try_iter()?
+    {
         let name = name?;
         let name: String = name.extract()?;
         let feature = future.getattr(name.as_str())?;
         if let Some(value) = globals.get_item(&name)?
             && value.is(&feature)
         {
-            flags |= feature.getattr("compiler_flag")?.extract::<i64>()?;
+            flags |= feature
+                .getattr(intern!(feature.py(), "compiler_flag"))?
+                .extract::<i64>()?;
         }
     }
     Ok(flags)
@@ -657,11 +729,18 @@ fn running_statements(
     for frame in frames.call_method0("values")?.try_iter()? {
         let mut frame = frame?;
         while !frame.is_none() {
-            let code = frame.getattr("f_code")?;
-            if code.getattr("co_name")?.extract::<String>()? == "<module>" {
-                let globals = frame.getattr("f_globals")?;
+            let code = frame.getattr(intern!(frame.py(), "f_code"))?;
+            if code
+                .getattr(intern!(code.py(), "co_name"))?
+                .extract::<String>()?
+                == "<module>"
+            {
+                let globals = frame.getattr(intern!(frame.py(), "f_globals"))?;
                 if modules.iter().any(|m| m.module.dict().is(&globals)) {
-                    let line: usize = frame.getattr("f_lineno")?.extract().unwrap_or(0);
+                    let line: usize = frame
+                        .getattr(intern!(frame.py(), "f_lineno"))?
+                        .extract()
+                        .unwrap_or(0);
                     let loaded = loaded.get_or_insert_with(|| {
                         crate::source::parse(&change.loaded_source).unwrap_or_default()
                     });
@@ -670,7 +749,7 @@ fn running_statements(
                     }
                 }
             }
-            frame = frame.getattr("f_back")?;
+            frame = frame.getattr(intern!(frame.py(), "f_back"))?;
         }
     }
     Ok(running)
@@ -826,6 +905,7 @@ fn execute<'py>(
                 pending.deletes.push((namespaces, name, old));
                 reports.push(report);
             }
+            Step::Shift(moves) => pending.moves.extend(moves),
             Step::Report(report) => reports.push(report),
         }
     }
@@ -842,6 +922,7 @@ struct Pending<'py> {
     deletes: Vec<(Vec<Namespace<'py>>, String, Vec<Bound<'py, PyAny>>)>,
     /// Names of the functions swapped or deleted.
     names: HashSet<String>,
+    moves: Vec<Moved<'py>>,
 }
 
 struct PendingSwap<'py> {
@@ -861,21 +942,32 @@ fn commit<'py>(
     undo: &mut Undo,
     replaced: &mut Vec<Replaced<'py>>,
 ) -> PyResult<()> {
-    if pending.swaps.is_empty() && pending.deletes.is_empty() {
+    if pending.swaps.is_empty() && pending.deletes.is_empty() && pending.moves.is_empty() {
         return Ok(());
     }
     let _collector_paused = CollectorPause::new(py)?;
     let first = replaced.len();
-    let by_code = live.by_code();
+    let swapped: HashSet<usize> = pending
+        .swaps
+        .iter()
+        .flat_map(|swap| swap.old.iter().map(|code| code.as_ptr() as usize))
+        .collect();
+    let by_code = live.users_of(&swapped);
     for swap in pending.swaps.drain(..) {
         for old_code in &swap.old {
             let users = by_code.get(&(old_code.as_ptr() as usize));
             for function in users.into_iter().flatten() {
                 undo.record_function(function)?;
-                function.setattr("__code__", &swap.new_code)?;
+                function.setattr(intern!(function.py(), "__code__"), &swap.new_code)?;
                 if let Some(source) = &swap.new_defaults {
-                    function.setattr("__defaults__", source.getattr("__defaults__")?)?;
-                    function.setattr("__kwdefaults__", source.getattr("__kwdefaults__")?)?;
+                    function.setattr(
+                        intern!(function.py(), "__defaults__"),
+                        source.getattr(intern!(source.py(), "__defaults__"))?,
+                    )?;
+                    function.setattr(
+                        intern!(function.py(), "__kwdefaults__"),
+                        source.getattr(intern!(source.py(), "__kwdefaults__"))?,
+                    )?;
                 }
                 update_docstring(function, old_code, &swap.new_code)?;
             }
@@ -894,6 +986,29 @@ fn commit<'py>(
                 nested: false,
             });
         }
+    }
+    // Lean: a module of 100,000 functions moves them all when a line is added at its top.
+    for moved in pending.moves.drain(..) {
+        for function in &moved.users {
+            undo.record_code(function)?;
+            function.setattr(intern!(py, "__code__"), &moved.new)?;
+        }
+        if moved.nested {
+            let mut nested = Vec::new();
+            pair_nested(&moved.old, &moved.new, &mut nested)?;
+            for (old_nested, new_nested) in nested {
+                replaced.push(Replaced {
+                    nested: is_closure_code(&old_nested)?,
+                    old: old_nested,
+                    new: Some(new_nested),
+                });
+            }
+        }
+        replaced.push(Replaced {
+            old: moved.old,
+            new: Some(moved.new),
+            nested: false,
+        });
     }
     for (namespaces, name, old) in pending.deletes.drain(..) {
         for namespace in &namespaces {
@@ -969,17 +1084,28 @@ fn update_docstring(
     old_code: &Bound<'_, PyAny>,
     new_code: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
+    let first_constant = |code: &Bound<'_, PyAny>| -> PyResult<Option<*mut pyo3::ffi::PyObject>> {
+        let constants = code.getattr(intern!(code.py(), "co_consts"))?;
+        Ok(constants.get_item(0).ok().map(|first| first.as_ptr()))
+    };
+    // The same docstring object (the code only moved): nothing to follow.
+    if first_constant(old_code)? == first_constant(new_code)? {
+        return Ok(());
+    }
     let docstring = |code: &Bound<'_, PyAny>| -> PyResult<Option<String>> {
-        let constants = code.getattr("co_consts")?;
+        let constants = code.getattr(intern!(code.py(), "co_consts"))?;
         Ok(match constants.get_item(0) {
             Ok(first) => first.extract::<String>().ok(),
             Err(_) => None,
         })
     };
     // Only a docstring that came from the code (not one set by a decorator) follows it.
-    let current: Option<String> = function.getattr("__doc__")?.extract().ok();
+    let current: Option<String> = function
+        .getattr(intern!(function.py(), "__doc__"))?
+        .extract()
+        .ok();
     if current == docstring(old_code)? {
-        function.setattr("__doc__", docstring(new_code)?)?;
+        function.setattr(intern!(function.py(), "__doc__"), docstring(new_code)?)?;
     }
     Ok(())
 }
@@ -1043,7 +1169,7 @@ fn delete_name(namespace: &Namespace<'_>, name: &str, undo: &mut Undo) -> PyResu
             }
         }
         Namespace::Class(class) => {
-            let own = class.getattr("__dict__")?;
+            let own = class.getattr(intern!(class.py(), "__dict__"))?;
             if own.contains(name)? {
                 undo.attributes.push((
                     class.clone().into_any().unbind(),
@@ -1083,13 +1209,13 @@ fn update_closures<'py>(
         if !object.is_instance_of::<PyFunction>() {
             continue;
         }
-        let code = object.getattr("__code__")?;
+        let code = code_of(&object)?;
         if let Some(Some(new)) = by_id.get(&(code.as_ptr() as usize))
             && seen.insert(object.as_ptr() as usize)
             && fits(&object, new)?
         {
             undo.record_function(&object)?;
-            object.setattr("__code__", *new)?;
+            object.setattr(intern!(object.py(), "__code__"), *new)?;
         }
     }
     Ok(())
@@ -1147,8 +1273,8 @@ struct Replaced<'py> {
 /// cannot, so they never cost a heap scan.
 fn is_closure_code(code: &Bound<'_, PyAny>) -> PyResult<bool> {
     const CO_OPTIMIZED: i64 = 0x1;
-    let name: String = code.getattr("co_name")?.extract()?;
-    let flags: i64 = code.getattr("co_flags")?.extract()?;
+    let name: String = code.getattr(intern!(code.py(), "co_name"))?.extract()?;
+    let flags: i64 = code.getattr(intern!(code.py(), "co_flags"))?.extract()?;
     let comprehension = matches!(
         name.as_str(),
         "<listcomp>" | "<dictcomp>" | "<setcomp>" | "<genexpr>"
@@ -1161,7 +1287,7 @@ fn fits(function: &Bound<'_, PyAny>, new: &Bound<'_, PyAny>) -> PyResult<bool> {
     function
         .getattr("__code__")?
         .getattr("co_freevars")?
-        .eq(new.getattr("co_freevars")?)
+        .eq(new.getattr(intern!(new.py(), "co_freevars"))?)
 }
 
 /// The functions (and `__conform__` objects) reachable from a module's namespace whose
@@ -1169,17 +1295,20 @@ fn fits(function: &Bound<'_, PyAny>, new: &Bound<'_, PyAny>) -> PyResult<bool> {
 /// properties, functions inside decorators (`__wrapped__`, closure cells). Walking the
 /// module's own objects costs the same whatever the size of the heap.
 struct LiveObjects<'py> {
-    functions: HashMap<(String, usize), Vec<Bound<'py, PyAny>>>,
+    /// (first line of its code when collected, function), by line: a module of 100,000
+    /// functions is one sorted vector, not 100,000 map entries.
+    functions: Vec<(usize, Bound<'py, PyAny>)>,
     conformers: Vec<Bound<'py, PyAny>>,
 }
 
 impl<'py> LiveObjects<'py> {
     fn collect(py: Python<'py>, modules: &[LiveModule<'py>], filename: &str) -> PyResult<Self> {
         let mut live = LiveObjects {
-            functions: HashMap::new(),
+            functions: Vec::new(),
             conformers: Vec::new(),
         };
         let names: Vec<String> = modules.iter().map(|m| m.name.clone()).collect();
+        let filename = pyo3::types::PyString::new(py, filename);
         let kinds = Kinds::new(py)?;
         let mut seen = HashSet::new();
         let mut stack: Vec<Bound<'py, PyAny>> = Vec::new();
@@ -1191,28 +1320,19 @@ impl<'py> LiveObjects<'py> {
                 continue;
             }
             if object.is_instance_of::<PyFunction>() {
-                let code = object.getattr("__code__")?;
-                if code
-                    .getattr("co_filename")?
-                    .extract::<String>()
-                    .ok()
-                    .as_deref()
-                    == Some(filename)
-                {
-                    let name: String = code.getattr("co_name")?.extract()?;
-                    let line: usize = code.getattr("co_firstlineno")?.extract()?;
-                    live.functions
-                        .entry((name, line))
-                        .or_default()
-                        .push(object.clone());
+                let code = code_of(&object)?;
+                if code.getattr(intern!(py, "co_filename"))?.eq(&filename)? {
+                    let line: usize = code
+                        .getattr(intern!(code.py(), "co_firstlineno"))?
+                        .extract()?;
+                    live.functions.push((line, object.clone()));
                 }
-                if let Ok(dict) = object.getattr("__dict__")
-                    && let Ok(Ok(Some(wrapped))) =
-                        dict.cast::<PyDict>().map(|d| d.get_item("__wrapped__"))
+                if let Some(wrapped) =
+                    own_dict(&object).and_then(|d| d.get_item("__wrapped__").ok().flatten())
                 {
                     stack.push(wrapped);
                 }
-                let closure = object.getattr("__closure__")?;
+                let closure = object.getattr(intern!(object.py(), "__closure__"))?;
                 if !closure.is_none() {
                     for cell in closure.try_iter()? {
                         if let Ok(contents) = cell?.getattr("cell_contents") {
@@ -1226,7 +1346,7 @@ impl<'py> LiveObjects<'py> {
                     .ok()
                     .and_then(|m| m.extract().ok());
                 if module.is_some_and(|m| names.contains(&m)) {
-                    let own = object.getattr("__dict__")?;
+                    let own = object.getattr(intern!(object.py(), "__dict__"))?;
                     stack.extend(
                         own.call_method0("values")?
                             .try_iter()?
@@ -1239,6 +1359,7 @@ impl<'py> LiveObjects<'py> {
                 live.conformers.push(object);
             }
         }
+        live.functions.sort_by_key(|(line, _)| *line);
         Ok(live)
     }
 
@@ -1255,69 +1376,89 @@ impl<'py> LiveObjects<'py> {
             if !object.is_instance_of::<PyFunction>() {
                 continue;
             }
-            let code = object.getattr("__code__")?;
-            let matches = code.getattr("co_firstlineno")?.extract::<usize>()? == line
-                && code.getattr("co_name")?.extract::<String>()? == name
-                && code.getattr("co_filename")?.extract::<String>()? == filename;
-            if matches {
-                self.functions
-                    .entry((name.to_string(), line))
-                    .or_default()
-                    .push(object);
+            let code = code_of(&object)?;
+            let matches = code
+                .getattr(intern!(code.py(), "co_firstlineno"))?
+                .extract::<usize>()?
+                == line
+                && code
+                    .getattr(intern!(code.py(), "co_name"))?
+                    .extract::<String>()?
+                    == name
+                && code
+                    .getattr(intern!(code.py(), "co_filename"))?
+                    .extract::<String>()?
+                    == filename;
+            if matches && !self.functions.iter().any(|(_, known)| known.is(&object)) {
+                self.functions.push((line, object));
             }
         }
+        self.functions.sort_by_key(|(line, _)| *line);
         Ok(())
+    }
+
+    /// The functions whose code started at `line` when collected.
+    fn at_line(&self, line: usize) -> &[(usize, Bound<'py, PyAny>)] {
+        let start = self.functions.partition_point(|(first, _)| *first < line);
+        let end = self.functions.partition_point(|(first, _)| *first <= line);
+        &self.functions[start..end]
     }
 
     /// The distinct code objects of the functions defined as `name` at `line`.
     fn codes(&self, name: &str, line: usize) -> Vec<Bound<'py, PyAny>> {
         let mut codes: Vec<Bound<'py, PyAny>> = Vec::new();
-        for function in self
-            .functions
-            .get(&(name.to_string(), line))
-            .into_iter()
-            .flatten()
-        {
-            if let Ok(code) = function.getattr("__code__")
-                && !codes.iter().any(|c| c.is(&code))
-            {
+        for (_, function) in self.at_line(line) {
+            let Ok(code) = code_of(function) else {
+                continue;
+            };
+            let named = code
+                .getattr(intern!(code.py(), "co_name"))
+                .and_then(|n| n.extract::<String>())
+                .is_ok_and(|n| n == name);
+            if named && !codes.iter().any(|c| c.is(&code)) {
                 codes.push(code);
             }
         }
         codes
     }
 
-    /// The distinct code objects of the functions defined at `line` or below.
-    fn codes_from(&self, line: usize) -> Vec<Bound<'py, PyAny>> {
-        let mut seen = HashSet::new();
-        let mut codes = Vec::new();
-        for ((_, first), functions) in &self.functions {
-            if *first < line {
+    /// The code objects of the functions defined at `line` or below, each with the
+    /// functions using it.
+    #[allow(clippy::type_complexity)]
+    fn codes_from(&self, line: usize) -> Vec<(Bound<'py, PyAny>, Vec<Bound<'py, PyAny>>)> {
+        let start = self.functions.partition_point(|(first, _)| *first < line);
+        let mut index: HashMap<usize, usize> = HashMap::new();
+        let mut codes: Vec<(Bound<'py, PyAny>, Vec<Bound<'py, PyAny>>)> = Vec::new();
+        for (_, function) in &self.functions[start..] {
+            let Ok(code) = code_of(function) else {
                 continue;
-            }
-            for function in functions {
-                if let Ok(code) = function.getattr("__code__")
-                    && seen.insert(code.as_ptr() as usize)
-                {
-                    codes.push(code);
-                }
-            }
+            };
+            let at = *index.entry(code.as_ptr() as usize).or_insert_with(|| {
+                codes.push((code, Vec::new()));
+                codes.len() - 1
+            });
+            codes[at].1.push(function.clone());
         }
         codes
     }
 
-    /// The functions by the address of the code object they run now.
-    fn by_code(&self) -> HashMap<usize, Vec<&Bound<'py, PyAny>>> {
-        let mut by_code: HashMap<usize, Vec<&Bound<'py, PyAny>>> = HashMap::new();
-        for function in self.functions.values().flatten() {
-            if let Ok(code) = function.getattr("__code__") {
-                let users = by_code.entry(code.as_ptr() as usize).or_default();
-                if !users.iter().any(|known| known.is(function)) {
-                    users.push(function);
-                }
+    /// The functions running one of `codes` now, by the address of that code.
+    fn users_of(&self, codes: &HashSet<usize>) -> HashMap<usize, Vec<&Bound<'py, PyAny>>> {
+        let mut users: HashMap<usize, Vec<&Bound<'py, PyAny>>> = HashMap::new();
+        if codes.is_empty() {
+            return users;
+        }
+        for (_, function) in &self.functions {
+            if let Ok(code) = code_of(function)
+                && codes.contains(&(code.as_ptr() as usize))
+            {
+                users
+                    .entry(code.as_ptr() as usize)
+                    .or_default()
+                    .push(function);
             }
         }
-        by_code
+        users
     }
 }
 
@@ -1337,13 +1478,13 @@ impl<'py> Kinds<'py> {
         let builtins = py.import("builtins")?;
         let functools = py.import("functools")?;
         Ok(Kinds {
-            staticmethod: builtins.getattr("staticmethod")?,
-            classmethod: builtins.getattr("classmethod")?,
-            property: builtins.getattr("property")?,
+            staticmethod: builtins.getattr(intern!(builtins.py(), "staticmethod"))?,
+            classmethod: builtins.getattr(intern!(builtins.py(), "classmethod"))?,
+            property: builtins.getattr(intern!(builtins.py(), "property"))?,
             method: py.import("types")?.getattr("MethodType")?,
-            partial: functools.getattr("partial")?,
-            cached_property: functools.getattr("cached_property")?,
-            lru_wrapper: functools.getattr("_lru_cache_wrapper")?,
+            partial: functools.getattr(intern!(functools.py(), "partial"))?,
+            cached_property: functools.getattr(intern!(functools.py(), "cached_property"))?,
+            lru_wrapper: functools.getattr(intern!(functools.py(), "_lru_cache_wrapper"))?,
         })
     }
 
@@ -1392,6 +1533,8 @@ struct Undo {
     functions: Vec<[Py<PyAny>; 5]>,
     /// The functions in `functions`, by address (they are kept alive there).
     recorded: HashSet<usize>,
+    /// (function, __code__) of functions whose code only moved.
+    codes: Vec<(Py<PyAny>, Py<PyAny>)>,
     /// Module dicts as they were before the batch first wrote to them.
     modules: Vec<(Py<PyModule>, Py<PyDict>)>,
     classes: Vec<Py<ClassNamespace>>,
@@ -1400,16 +1543,28 @@ struct Undo {
 }
 
 impl Undo {
+    /// Records only a function's code (all a move changes), unless recorded whole already.
+    fn record_code(&mut self, function: &Bound<'_, PyAny>) -> PyResult<()> {
+        if !self.recorded.contains(&(function.as_ptr() as usize)) {
+            self.codes
+                .push((function.clone().unbind(), code_of(function)?.unbind()));
+        }
+        Ok(())
+    }
+
     fn record_function(&mut self, function: &Bound<'_, PyAny>) -> PyResult<()> {
         if !self.recorded.insert(function.as_ptr() as usize) {
             return Ok(());
         }
+        let (defaults, kwdefaults) = defaults_of(function)?;
         self.functions.push([
             function.clone().unbind(),
-            function.getattr("__code__")?.unbind(),
-            function.getattr("__defaults__")?.unbind(),
-            function.getattr("__kwdefaults__")?.unbind(),
-            function.getattr("__doc__")?.unbind(),
+            code_of(function)?.unbind(),
+            defaults.unbind(),
+            kwdefaults.unbind(),
+            function
+                .getattr(intern!(function.py(), "__doc__"))?
+                .unbind(),
         ]);
         Ok(())
     }
@@ -1426,10 +1581,15 @@ impl Undo {
         self.recorded.clear();
         for [function, code, defaults, kwdefaults, doc] in self.functions.drain(..).rev() {
             let function = function.bind(py);
-            let _ = function.setattr("__code__", code);
-            let _ = function.setattr("__defaults__", defaults);
-            let _ = function.setattr("__kwdefaults__", kwdefaults);
-            let _ = function.setattr("__doc__", doc);
+            let _ = function.setattr(intern!(function.py(), "__code__"), code);
+            let _ = function.setattr(intern!(function.py(), "__defaults__"), defaults);
+            let _ = function.setattr(intern!(function.py(), "__kwdefaults__"), kwdefaults);
+            let _ = function.setattr(intern!(function.py(), "__doc__"), doc);
+        }
+        // After the whole records: a function recorded whole after its move holds the moved
+        // code there, and the code from before the move must win.
+        for (function, code) in self.codes.drain(..).rev() {
+            let _ = function.bind(py).setattr(intern!(py, "__code__"), code);
         }
         for (owner, name, previous) in self.attributes.drain(..).rev() {
             let owner = owner.bind(py);
@@ -1470,21 +1630,82 @@ impl Undo {
 /// holds later.
 fn refresh_linecache(py: Python<'_>, filename: &str, source: &str) {
     let result = (|| -> PyResult<()> {
-        let lines = PyList::empty(py);
-        for line in source.split_inclusive('\n') {
-            lines.append(line)?;
-        }
-        let entry = (source.len(), py.None(), lines, filename);
         // Not loaded: nothing is cached, and importing it here would give up the GIL at
         // every file it reads, each time waiting for it again.
         let modules = py.import("sys")?.getattr("modules")?;
         let Some(linecache) = modules.cast::<PyDict>()?.get_item("linecache")? else {
             return Ok(());
         };
-        linecache.getattr("cache")?.set_item(filename, entry)
+        // Split at newlines only (as the file reads), in C: a 10 MB module has half a
+        // million lines.
+        let lines = py
+            .import("io")?
+            .call_method1("StringIO", (source,))?
+            .call_method0("readlines")?;
+        let entry = (source.len(), py.None(), lines, filename);
+        linecache
+            .getattr(intern!(linecache.py(), "cache"))?
+            .set_item(filename, entry)
     })();
     if result.is_err() {
         // SAFETY: a failed cache refresh only costs stale source lines in tracebacks.
         unsafe { pyo3::ffi::PyErr_Clear() };
     }
+}
+
+/// A function's own `__dict__`, if it has one: reading `__dict__` would make an empty one
+/// for every function of a module.
+fn own_dict<'py>(function: &Bound<'py, PyAny>) -> Option<Bound<'py, PyDict>> {
+    // SAFETY: `function` is a plain function (checked by the caller), whose layout pyo3-ffi
+    // describes for the Python it was built for; the field is only read.
+    let raw = unsafe { (*function.as_ptr().cast::<pyo3::ffi::PyFunctionObject>()).func_dict };
+    if raw.is_null() {
+        return None;
+    }
+    // SAFETY: a live borrowed reference held by the function, which outlives this call.
+    let dict = unsafe { Bound::from_borrowed_ptr(function.py(), raw) };
+    dict.cast_into::<PyDict>().ok()
+}
+
+/// A function's code, read without the audit event reading `__code__` raises (a module of
+/// 100,000 functions reads it for each); anything else through its attribute.
+fn code_of<'py>(function: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if function.is_instance_of::<PyFunction>() {
+        // SAFETY: an exact function object; the code is a borrowed reference it holds.
+        let raw = unsafe { pyo3::ffi::PyFunction_GetCode(function.as_ptr()) };
+        if !raw.is_null() {
+            // SAFETY: non-null borrowed reference, kept alive by the function.
+            return Ok(unsafe { Bound::from_borrowed_ptr(function.py(), raw) });
+        }
+    }
+    function.getattr(intern!(function.py(), "__code__"))
+}
+
+/// A function's `__defaults__` and `__kwdefaults__`, read without audit events as `code_of`.
+fn defaults_of<'py>(
+    function: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let py = function.py();
+    if function.is_instance_of::<PyFunction>() {
+        let read = |raw: *mut pyo3::ffi::PyObject| {
+            if raw.is_null() {
+                py.None().into_bound(py)
+            } else {
+                // SAFETY: a borrowed reference held by the function.
+                unsafe { Bound::from_borrowed_ptr(py, raw) }
+            }
+        };
+        // SAFETY: an exact function object.
+        let (defaults, kwdefaults) = unsafe {
+            (
+                pyo3::ffi::PyFunction_GetDefaults(function.as_ptr()),
+                pyo3::ffi::PyFunction_GetKwDefaults(function.as_ptr()),
+            )
+        };
+        return Ok((read(defaults), read(kwdefaults)));
+    }
+    Ok((
+        function.getattr(intern!(py, "__defaults__"))?,
+        function.getattr(intern!(py, "__kwdefaults__"))?,
+    ))
 }

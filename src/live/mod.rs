@@ -444,14 +444,7 @@ fn plan_file(service: &Service, path: &Path, reads: &mut dyn Reads) -> Option<Fi
             loaded
         }
     };
-    if held_back(
-        service,
-        path,
-        &code_filename,
-        &changes,
-        &new_source,
-        reads,
-    ) {
+    if held_back(service, path, &code_filename, &changes, &new_source, reads) {
         return None;
     }
     Some(FileChange {

@@ -129,7 +129,8 @@ impl Region {
         let first = (0..before)
             .rev()
             .find(|&index| starts_new(statements[index].start).is_some());
-        let (start, first_line) = first.map_or((0, 1), |i| (statements[i].start, statements[i].line));
+        let (start, first_line) =
+            first.map_or((0, 1), |i| (statements[i].start, statements[i].line));
         // The first statement starting both versions at or after the last changed byte.
         let growth = new.len() as i64 - old.len() as i64;
         let old_tail = old.len() - suffix;
@@ -142,7 +143,12 @@ impl Region {
             Some((index, in_new)) => {
                 let in_old = &statements[index];
                 let delta = in_new.line as i64 - in_old.line as i64;
-                (in_old.start, in_new.start, index, Some((in_old.line, delta)))
+                (
+                    in_old.start,
+                    in_new.start,
+                    index,
+                    Some((in_old.line, delta)),
+                )
             }
             None => (old.len(), new.len(), statements.len(), None),
         };

@@ -29,7 +29,11 @@ pub fn statements(source: &[u8]) -> Option<Vec<Statement>> {
     let mut found: Vec<Statement> = Vec::new();
     // A statement that began with `@` and has not reached its `def` or `class` yet.
     let mut decorating = false;
-    let mut at = if source.starts_with(b"\xef\xbb\xbf") { 3 } else { 0 };
+    let mut at = if source.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
     while at < source.len() {
         let code = scanner.skip_blanks(at);
         match source.get(code) {
@@ -345,7 +349,10 @@ mod standard_library {
 
     fn standard_library() -> PathBuf {
         let output = std::process::Command::new("python3")
-            .args(["-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"])
+            .args([
+                "-c",
+                "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
+            ])
             .output()
             .expect("python3 runs");
         PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
@@ -394,6 +401,9 @@ mod standard_library {
         }
         assert_eq!(wrong, Vec::<String>::new());
         assert!(checked > 500, "only {checked} files checked");
-        assert!(unsure * 50 < checked, "unsure of {unsure} of {checked} files");
+        assert!(
+            unsure * 50 < checked,
+            "unsure of {unsure} of {checked} files"
+        );
     }
 }
