@@ -183,7 +183,17 @@ fn register_loaded_modules(py: Python<'_>) {
 }
 
 /// Adds a file to the watched set if the filter wants it, keeping the source it has now.
+/// The script is watched wherever it lives.
 fn register(filename: &str, source: Option<&[u8]>, is_main: bool) {
+    register_file(filename, source, is_main, is_main);
+}
+
+/// Watches a file whatever the filter says (a module hot restart wraps, wherever it lives).
+pub fn watch_file(filename: &str) {
+    register_file(filename, None, false, true);
+}
+
+fn register_file(filename: &str, source: Option<&[u8]>, is_main: bool, always: bool) {
     let Some(service) = service() else { return };
     // This runs on every import and every `exec()`: a name seen before costs one lookup.
     if !service
@@ -191,12 +201,14 @@ fn register(filename: &str, source: Option<&[u8]>, is_main: bool) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(filename.to_string())
-        && !is_main
+        && !always
     {
         return;
     }
     // Installed code is skipped before any path is resolved.
-    let Some(path) = service.filter.watched(Path::new(filename)) else {
+    let watched = service.filter.watched(Path::new(filename));
+    let Some(path) = watched.or_else(|| always.then(|| filter::normalise(Path::new(filename))))
+    else {
         return;
     };
     // Taken before the read: a save after it is seen as a change.
@@ -305,9 +317,13 @@ impl Reads for DiskReads {
 }
 
 /// Applies every saved change now, from the calling thread (hot_restart's `c`: the fix
-/// saved a moment ago must be in place before the function runs again).
-pub fn apply_saved_changes(py: Python<'_>) {
-    let Some(service) = service() else { return };
+/// saved a moment ago must be in place before the function runs again). Returns the
+/// files whose saved version is still not running (a syntax error, a failed statement),
+/// as the interpreter names them; each was reported already.
+pub fn apply_saved_changes(py: Python<'_>) -> Vec<String> {
+    let Some(service) = service() else {
+        return Vec::new();
+    };
     py.detach(|| {
         let _turn = APPLYING.lock().unwrap_or_else(|e| e.into_inner());
         let paths: Vec<PathBuf> = service
@@ -317,8 +333,19 @@ pub fn apply_saved_changes(py: Python<'_>) {
             .keys()
             .cloned()
             .collect();
-        apply_paths(service, paths, &mut DiskReads);
-    });
+        apply_paths(service, paths.clone(), &mut DiskReads);
+        let files = service.files.lock().unwrap_or_else(|e| e.into_inner());
+        paths
+            .iter()
+            .filter_map(|path| {
+                let watched = files.get(path)?;
+                // A file never patched (not UTF-8) cannot hold up a revival.
+                let running = watched.source.as_deref()?;
+                let on_disk = std::fs::read(path).ok()?;
+                (running.as_bytes() != on_disk).then(|| watched.code_filename.clone())
+            })
+            .collect()
+    })
 }
 
 /// Whether a file is watched (its module would be patched).
