@@ -1049,10 +1049,7 @@ fn forward_to_rebuilt<'py>(
 ) -> PyResult<()> {
     let bound = match namespace {
         Namespace::Module(module) => module.dict().get_item(&rebuilt.name)?,
-        Namespace::Class(class) => class
-            .getattr("__dict__")?
-            .get_item(&rebuilt.name)
-            .ok(),
+        Namespace::Class(class) => class.getattr("__dict__")?.get_item(&rebuilt.name).ok(),
     };
     let Some(target) = bound.and_then(|value| rebuilt_function(value, rebuilt)) else {
         return Ok(());
@@ -1060,12 +1057,20 @@ fn forward_to_rebuilt<'py>(
     let globals = module.dict();
     let by_code = live.by_code();
     for old_code in &rebuilt.old {
-        for function in by_code.get(&(old_code.as_ptr() as usize)).into_iter().flatten() {
+        for function in by_code
+            .get(&(old_code.as_ptr() as usize))
+            .into_iter()
+            .flatten()
+        {
             if function.is(&target) || !function.getattr("__globals__")?.is(&globals) {
                 continue;
             }
             let captured = function.getattr("__closure__")?;
-            let captured = if captured.is_none() { 0 } else { captured.len()? };
+            let captured = if captured.is_none() {
+                0
+            } else {
+                captured.len()?
+            };
             undo.record_function(function)?;
             function.setattr("__code__", forwarding_code(py, &rebuilt.name, captured)?)?;
             function.setattr("__defaults__", py.None())?;
