@@ -125,6 +125,15 @@ fn a_save_with_a_syntax_error_is_reported_and_the_prompt_stays() {
         !prompt.contains("AssertionError"),
         "the old code is not run again: {prompt}"
     );
+    assert_eq!(
+        session
+            .transcript()
+            .matches("jurigged: syntax error in")
+            .count(),
+        1,
+        "the watcher and `c` read the same save; it is reported once: {}",
+        session.transcript()
+    );
     edit(&dir.path().join("app.py"), "return x *", "return x * 10");
     std::thread::sleep(std::time::Duration::from_millis(100));
     session.send("c\r");

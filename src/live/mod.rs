@@ -454,7 +454,10 @@ fn plan_file(service: &Service, path: &Path, reads: &mut dyn Reads) -> Option<Fi
         return None;
     }
     let new_tree = match source::parse(&new_source) {
-        Ok(tree) => tree,
+        Ok(tree) => {
+            reported_syntax_errors().remove(&code_filename);
+            tree
+        }
         Err(error) => {
             report_syntax_error(service, &code_filename, &new_source, error.line);
             return None;
@@ -619,8 +622,27 @@ fn read_settled(path: &Path) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
+/// The saves reported as not parsing (a hash of the text, by file): the watcher and hot
+/// restart's `c` may both read one, and it is reported once.
+fn reported_syntax_errors() -> std::sync::MutexGuard<'static, HashMap<String, u64>> {
+    static REPORTED: OnceLock<Mutex<HashMap<String, u64>>> = OnceLock::new();
+    REPORTED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
 /// Reports a save that does not parse, in python's words (file, line, caret).
 fn report_syntax_error(service: &Service, filename: &str, source: &str, line: usize) {
+    let hash = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        source.hash(&mut hasher);
+        hasher.finish()
+    };
+    if reported_syntax_errors().insert(filename.to_string(), hash) == Some(hash) {
+        return;
+    }
     let message = Python::try_attach(|py| {
         let compiled = py
             .import("builtins")
