@@ -247,7 +247,7 @@ fn run_script_path(py: Python<'_>, given: &Path, loops: &[LoopName]) -> PyResult
     let dir = real.parent().map(Path::as_os_str).unwrap_or_default();
     insert_path0(py, dir.as_bytes())?;
     let filename = fs_decode(py, absolute_bytes)?;
-    crate::live::register_main(&filename.extract::<String>()?, &source);
+    crate::live::register_main(&filename.extract::<String>()?, &source, true);
     if !loops.is_empty() {
         prepare_loops(py, loops, Some(&absolute))?;
     }
@@ -427,7 +427,7 @@ fn run_module(py: Python<'_>, module: &str, loops: &[LoopName]) -> PyResult<Exit
     if let Some(origin) = &origin {
         // runpy's exec would have shown it to the audit hook; our own eval does not.
         if let Ok(source) = std::fs::read(origin) {
-            crate::live::register_main(origin, &source);
+            crate::live::register_main(origin, &source, false);
         }
     }
     prepare_loops(py, loops, origin.as_deref().map(Path::new))?;

@@ -118,9 +118,10 @@ pub fn start(py: Python<'_>, settings: &Settings) -> Result<(), String> {
     Ok(())
 }
 
-/// Registers the script run as `__main__`, with the exact bytes that were compiled.
-pub fn register_main(filename: &str, source: &[u8]) {
-    register(filename, Some(source), true);
+/// Registers the module run as `__main__`, with the exact bytes that were compiled. A
+/// script (`is_script`) is watched wherever it lives; a `-m` module if the filter says so.
+pub fn register_main(filename: &str, source: &[u8], is_script: bool) {
+    register_file(filename, Some(source), true, is_script);
 }
 
 unsafe extern "C" {
@@ -183,9 +184,8 @@ fn register_loaded_modules(py: Python<'_>) {
 }
 
 /// Adds a file to the watched set if the filter wants it, keeping the source it has now.
-/// The script is watched wherever it lives.
 fn register(filename: &str, source: Option<&[u8]>, is_main: bool) {
-    register_file(filename, source, is_main, is_main);
+    register_file(filename, source, is_main, false);
 }
 
 /// Watches a file whatever the filter says (a module hot restart wraps, wherever it lives).
@@ -201,6 +201,7 @@ fn register_file(filename: &str, source: Option<&[u8]>, is_main: bool, always: b
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(filename.to_string())
+        && !is_main
         && !always
     {
         return;
