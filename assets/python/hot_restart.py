@@ -627,17 +627,15 @@ def _restart_modules(patterns):
     sys.meta_path.insert(0, _RestartFinder(list(patterns)))
 
 
-def _rewrap(holder, name, module_name):
-    """A definition a save added to a wrapped module or class is wrapped too."""
-    value = vars(holder).get(name)
-    if value is None or getattr(value, "_hot_restart_no_wrap", False):
-        return
+def _rewrapped(holder, name, module_name, value):
+    """What to bind for a definition a save adds to a wrapped module or class: ``value``
+    wrapped, unless it is not to be."""
+    if getattr(value, "_hot_restart_no_wrap", False):
+        return value
     if isinstance(holder, type):
         if name in _SKIPPED_METHODS:
-            return
+            return value
         if isinstance(value, (staticmethod, classmethod)) or inspect.isfunction(value):
-            setattr(holder, name, _wrap(value))
-    else:
-        wrapped = _wrap_value(module_name, value)
-        if wrapped is not value:
-            setattr(holder, name, wrapped)
+            return _wrap(value)
+        return value
+    return _wrap_value(module_name, value)

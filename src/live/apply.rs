@@ -809,10 +809,12 @@ fn execute<'py>(
                     commit(py, &live, &mut pending, undo, &mut replaced)?;
                 }
                 for (module, namespace) in &targets {
-                    run_in(py, &code, namespace, module, undo)?;
-                    if let Some(name) = &defines {
-                        wrap_for_hot_restart(py, module, namespace, name)?;
-                    }
+                    // In a module or class hot restart wraps, a new definition is wrapped
+                    // before it is bound: no other thread ever calls it unwrapped.
+                    let rewrap = defines
+                        .as_deref()
+                        .filter(|_| wrapped_by_hot_restart(namespace));
+                    run_in(py, &code, namespace, module, rewrap, undo)?;
                     if let Some(rebuilt) = &rebuilt {
                         forward_to_rebuilt(py, &live, rebuilt, module, namespace, undo)?;
                     }
@@ -987,21 +989,43 @@ fn update_docstring(
     Ok(())
 }
 
+/// Runs `code` in `namespace`. `rewrap`: the name of a definition to hand to hot restart
+/// before it is bound.
 fn run_in<'py>(
     py: Python<'py>,
     code: &Bound<'py, PyAny>,
     namespace: &Namespace<'py>,
     module: &Bound<'py, PyModule>,
+    rewrap: Option<&str>,
     undo: &mut Undo,
 ) -> PyResult<()> {
     let exec = py.import("builtins")?.getattr("exec")?;
     match namespace {
         Namespace::Module(target) => {
             undo.record_module(target)?;
-            exec.call1((code, target.dict()))?;
+            let Some(name) = rewrap else {
+                exec.call1((code, target.dict()))?;
+                return Ok(());
+            };
+            // The definition binds its name in a scratch namespace (its globals are still
+            // the module's), then the wrapped value goes into the module.
+            let scratch = PyDict::new(py);
+            exec.call1((code, target.dict(), &scratch))?;
+            for (key, value) in scratch.iter() {
+                let value = if key.extract::<&str>().is_ok_and(|key| key == name) {
+                    rewrapped(py, target.as_any(), name, target.name()?.as_any(), &value)?
+                } else {
+                    value
+                };
+                target.dict().set_item(key, value)?;
+            }
         }
         Namespace::Class(class) => {
-            let proxy = Bound::new(py, ClassNamespace::new(class.clone().unbind()))?;
+            let mut namespace = ClassNamespace::new(class.clone().unbind());
+            if let Some(name) = rewrap {
+                namespace.rewrap(name, module.name()?.into_any().unbind());
+            }
+            let proxy = Bound::new(py, namespace)?;
             undo.classes.push(proxy.clone().unbind());
             exec.call1((code, module.dict(), &proxy))?;
             proxy.borrow().bind_class_cell(py)?;
@@ -1010,30 +1034,31 @@ fn run_in<'py>(
     Ok(())
 }
 
-/// A definition added to a module or class that hot restart wraps is wrapped too.
-fn wrap_for_hot_restart(
-    py: Python<'_>,
-    module: &Bound<'_, PyModule>,
-    namespace: &Namespace<'_>,
-    name: &str,
-) -> PyResult<()> {
+/// Whether hot restart wraps the module or class (`wrap_module`, `wrap_class`, `--restart`).
+fn wrapped_by_hot_restart(namespace: &Namespace<'_>) -> bool {
     let holder = match namespace {
-        Namespace::Module(module) => module.clone().into_any(),
-        Namespace::Class(class) => class.clone().into_any(),
+        Namespace::Module(module) => module.as_any(),
+        Namespace::Class(class) => class.as_any(),
     };
     let wrapped = holder
         .getattr("__hot_restart_wrapped__")
         .and_then(|marker| marker.is_truthy())
         .unwrap_or(false);
-    if !wrapped {
-        // SAFETY: clearing the failed lookup of an optional marker.
-        unsafe { pyo3::ffi::PyErr_Clear() };
-        return Ok(());
-    }
-    let module_name = module.name()?;
+    // SAFETY: clearing the failed lookup of an optional marker.
+    unsafe { pyo3::ffi::PyErr_Clear() };
+    wrapped
+}
+
+/// What hot restart binds for a definition a save adds to a module or class it wraps.
+pub(super) fn rewrapped<'py>(
+    py: Python<'py>,
+    holder: &Bound<'py, PyAny>,
+    name: &str,
+    module_name: &Bound<'py, PyAny>,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     py.import("hot_restart")?
-        .call_method1("_rewrap", (holder, name, module_name))?;
-    Ok(())
+        .call_method1("_rewrapped", (holder, name, module_name, value))
 }
 
 /// Gives the old function objects of a rebuilt function (those of `module`) code that
