@@ -833,7 +833,7 @@ def probe():
 /// `inspect`.
 #[test]
 fn running_frames_quote_the_source_they_run() {
-    let body = r#"import sys, time, traceback, inspect
+    let body = r#"import sys, time, traceback, inspect; print("started", flush=True)
 def probe():
     return 1
 while True:
@@ -849,7 +849,9 @@ while True:
     let dir = project(&[("app.py", body)]);
     let app = dir.path().join("app.py");
     let mut program = start(dir.path(), &["app.py"]);
-    // Let the watches start, then move every line of the loop down.
+    // Once the loop runs (a slow start must not compile the edited file), let the watches
+    // start, then move every line of the loop down.
+    program.expect("started");
     std::thread::sleep(std::time::Duration::from_millis(300));
     edit(
         &app,
