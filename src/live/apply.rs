@@ -1172,7 +1172,11 @@ fn forwarding_code<'py>(
     } else {
         (
             format!("    {} = None\n", cells.join(" = ")),
-            format!("        {},\n", cells.join(", ")),
+            // Never evaluated (a cell may be empty): only captured.
+            format!(
+                "        if __jurigged_target__ is None:\n            {},\n",
+                cells.join(", ")
+            ),
         )
     };
     let source = format!(
