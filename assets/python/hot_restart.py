@@ -197,7 +197,7 @@ def _wrap(func, propagated_exceptions=(StopIteration,), quiet=True):
         if not quiet:
             _LOGGER.error(f"Could not wrap {func!r}: {problem}")
         return func
-    filename = inspect.unwrap(func).__code__.co_filename
+    filename = _code_of(func).co_filename
     import jurigged
 
     # Its saves must reach the program, wherever the file lives.
@@ -233,7 +233,7 @@ def _why_not_revivable(func):
         raise TypeError(
             f"hot_restart.wrap: {func!r} is not a Python function or method, so it cannot be revived"
         )
-    code = inspect.unwrap(target).__code__
+    code = _code_of(target)
     if code.co_name == "<lambda>":
         return "Could not find <lambda> in its source file"
     if code.co_filename.startswith("<"):
@@ -241,6 +241,11 @@ def _why_not_revivable(func):
     if not os.path.isfile(code.co_filename):
         return f"could not get source: no file {code.co_filename}"
     return None
+
+
+def _code_of(func):
+    """The code of the function ``func`` decorates (or its own)."""
+    return getattr(inspect.unwrap(func), "__code__", None) or func.__code__
 
 
 def _wrap_coroutine(func, key, propagated_exceptions):
@@ -315,7 +320,7 @@ def _apply_for_revival(func):
     failed = jurigged._apply_saved_changes()
     if not failed:
         return True
-    own = inspect.unwrap(func).__code__.co_filename
+    own = _code_of(func).co_filename
     for filename in failed:
         try:
             with open(filename, "rb") as file:
