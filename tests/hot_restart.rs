@@ -111,16 +111,29 @@ fn a_second_crash_opens_the_debugger_again_without_help() {
 }
 
 #[test]
-fn a_save_with_a_syntax_error_is_reported_and_the_old_code_retried() {
+fn a_save_with_a_syntax_error_is_reported_and_the_prompt_stays() {
     let dir = project(FLOW);
     let mut session = spawn(dir.path(), &[]);
     session.expect("(Pdb) ");
     edit(&dir.path().join("app.py"), "return x * 2", "return x *");
     std::thread::sleep(std::time::Duration::from_millis(100));
     session.send("c\r");
-    session.expect("SyntaxError");
-    session.expect("> __main__.inner: AssertionError('whoops')");
-    session.expect("(Pdb) ");
+    session.expect("ERROR (hot-restart): Could not parse source for <function inner at 0x");
+    session.expect("SyntaxError('invalid syntax'");
+    let prompt = session.expect("(Pdb) ");
+    assert!(
+        !prompt.contains("AssertionError"),
+        "the old code is not run again: {prompt}"
+    );
+    assert_eq!(
+        session
+            .transcript()
+            .matches("jurigged: syntax error in")
+            .count(),
+        1,
+        "the watcher and `c` read the same save; it is reported once: {}",
+        session.transcript()
+    );
     edit(&dir.path().join("app.py"), "return x *", "return x * 10");
     std::thread::sleep(std::time::Duration::from_millis(100));
     session.send("c\r");
@@ -154,6 +167,10 @@ fn ctrl_c_hands_the_error_to_the_next_wrapped_caller() {
     session.expect("(Pdb) ");
     session.send("\x03");
     let next = session.expect("(Pdb) ");
+    assert!(
+        next.contains("WARNING (hot-restart): Re-raising AssertionError('too small')"),
+        "{next}"
+    );
     assert!(
         next.contains("> __main__.outer: AssertionError('too small')"),
         "{next}"
@@ -198,7 +215,19 @@ fn exit_then_continue_ends_the_program_with_the_original_error() {
         !rest.contains("__main__.outer: AssertionError"),
         "no second debugger: {rest}"
     );
-    assert!(rest.contains("Traceback (most recent call last)"), "{rest}");
+    assert_eq!(
+        rest.matches("WARNING (hot-restart): Re-raising AssertionError('too small')")
+            .count(),
+        2,
+        "each wrapper says it re-raises: {rest}"
+    );
+    let traceback = &rest[rest.find("Traceback (most recent call last)").expect(&rest)..];
+    // The program's frames only: <module>, outer, inner.
+    assert_eq!(traceback.matches("  File ").count(), 3, "{traceback}");
+    assert!(
+        !traceback.contains("<jurigged") && !traceback.contains("in wrapper"),
+        "{traceback}"
+    );
     assert_eq!(session.wait(), 1);
 }
 
@@ -445,4 +474,242 @@ fn definitions_added_by_a_save_are_wrapped_too() {
     session.send("c\r");
     session.expect("later gave fixed");
     assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn a_script_outside_the_current_directory_is_watched_and_c_reads_it() {
+    let dir = project(FLOW);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let script = dir.path().join("app.py");
+    let mut session = Session::spawn(
+        &jurigged(),
+        &["-v", script.to_str().unwrap()],
+        elsewhere.path(),
+        &[("HOT_RESTART_DEBUGGER", "pdb")],
+    );
+    let banner = session.expect("(Pdb) ");
+    assert!(banner.contains("Watch /"), "{banner}");
+    // Saved just before `c`: `c` reads the file, the watcher may not have seen it yet.
+    edit(&script, "return x * 2", "return x * 20");
+    session.send("c\r");
+    session.expect("in inner: 400");
+    session.expect("outer finished with 400");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn a_wrapped_module_outside_the_watched_directories_is_watched() {
+    let library = common::project(&[(
+        "tools.py",
+        "import hot_restart\n\n\n@hot_restart.wrap\ndef ratio(n):\n    return 1 / n\n",
+    )]);
+    let app = format!(
+        "import sys\nsys.path.insert(0, {:?})\nimport tools\n\nprint('tools say', tools.ratio(0))\n",
+        library.path().display().to_string()
+    );
+    let dir = project(&app);
+    let mut session = spawn(dir.path(), &[]);
+    session.expect("> tools.ratio: ZeroDivisionError");
+    session.expect("(Pdb) ");
+    edit(&library.path().join("tools.py"), "1 / n", "1 / (n + 4)");
+    session.send("c\r");
+    session.expect("tools say 0.25");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn reload_all_on_continue_says_so() {
+    let dir = project(&FLOW.replace(
+        "import hot_restart\n",
+        "import hot_restart\nhot_restart.RELOAD_ALL_ON_CONTINUE = True\n",
+    ));
+    let mut session = spawn(dir.path(), &[]);
+    session.expect("(Pdb) ");
+    edit(&dir.path().join("app.py"), "return x * 2", "return x * 20");
+    session.send("c\r");
+    session.expect("> Reloaded all wrapped functions and classes");
+    session.expect("outer finished with 400");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn hot_restarts_version_logger_and_refusals() {
+    let body = r#"
+import logging
+import hot_restart
+
+print("version", hot_restart.__version__)
+logger = hot_restart.setup_logger()
+print("logger", logger is logging.getLogger("hot-restart"), len(hot_restart.setup_logger().handlers))
+anonymous = lambda x: x
+print("lambda left alone", hot_restart.wrap(anonymous) is anonymous)
+exec("def generated():\n    return 1\n")
+print("generated left alone", hot_restart.wrap(generated) is generated)
+try:
+    hot_restart.wrap(print)
+except TypeError as error:
+    print("TypeError", error)
+logger.setLevel(logging.CRITICAL)
+print("silenced", hot_restart.wrap(anonymous) is anonymous)
+"#;
+    let dir = project(body);
+    let run = common::run_in(dir.path(), &jurigged(), &["app.py"], None);
+    assert_eq!(run.status, 0, "{run:?}");
+    for line in [
+        "version 0.2.4",
+        "logger True 1",
+        "lambda left alone True",
+        "generated left alone True",
+        "TypeError hot_restart.wrap: <built-in function print> is not a Python function",
+        "silenced True",
+    ] {
+        assert!(run.stdout.contains(line), "{line}: {}", run.stdout);
+    }
+    let errors: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(errors.len(), 2, "{}", run.stderr);
+    assert!(
+        errors[0].starts_with("ERROR (hot-restart): Could not wrap <function <lambda> at 0x")
+            && errors[0].ends_with(": Could not find <lambda> in its source file"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].starts_with("ERROR (hot-restart): Could not wrap <function generated at 0x"),
+        "{}",
+        errors[1]
+    );
+}
+
+const SUPER: &str = r#"
+import hot_restart
+
+
+class Parent:
+    def inner(self, y):
+        return y * 10
+
+
+class Child(Parent):
+    @hot_restart.wrap
+    def inner(self, y):
+        assert y > 100, "needs the parent"
+        return y
+
+
+print("result", Child().inner(4))
+"#;
+
+#[test]
+fn a_fix_that_adds_super_runs_on_c() {
+    let dir = project(SUPER);
+    let mut session = spawn(dir.path(), &[]);
+    session.expect("> __main__.Child.inner: AssertionError('needs the parent')");
+    session.expect("(Pdb) ");
+    edit(
+        &dir.path().join("app.py"),
+        "assert y > 100, \"needs the parent\"",
+        "y = super().inner(y) * 3",
+    );
+    session.send("c\r");
+    session.expect("result 120");
+    assert_eq!(session.wait(), 0);
+}
+
+#[test]
+fn pythonbreakpoint_zero_means_no_debugger() {
+    let dir = project(ESCALATE);
+    let mut session = Session::spawn(
+        &jurigged(),
+        &["app.py"],
+        dir.path(),
+        &[("PYTHONBREAKPOINT", "0")],
+    );
+    let rest = session.expect("AssertionError: too small");
+    assert!(!rest.contains("(Pdb)"), "{rest}");
+    assert!(
+        rest.contains("WARNING (hot-restart): Re-raising AssertionError('too small')"),
+        "{rest}"
+    );
+    assert_eq!(session.wait(), 1);
+}
+
+/// A virtual environment with ipdb, made once (pip needs the network): None, with a note,
+/// when it cannot be made outside CI.
+fn ipdb_venv() -> Option<std::path::PathBuf> {
+    let python = common::python();
+    let version = common::run_in(
+        Path::new("."),
+        &python,
+        &["-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        None,
+    );
+    let venv =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ipdb-venv-{}", version.stdout.trim()));
+    let venv_python = venv.join("bin/python");
+    let has_ipdb = |venv_python: &Path| {
+        venv_python.exists()
+            && common::run_in(Path::new("."), venv_python, &["-c", "import ipdb"], None).status == 0
+    };
+    if !has_ipdb(&venv_python) {
+        let made = common::run_in(
+            Path::new("."),
+            &python,
+            &["-m", "venv", venv.to_str().unwrap()],
+            None,
+        );
+        let pip = venv.join("bin/pip");
+        let installed = made.status == 0
+            && common::run_in(Path::new("."), &pip, &["install", "-q", "ipdb"], None).status == 0;
+        if !installed || !has_ipdb(&venv_python) {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "could not make a venv with ipdb in {}",
+                venv.display()
+            );
+            eprintln!("skipped: no venv with ipdb (pip install ipdb needs the network)");
+            return None;
+        }
+    }
+    Some(venv)
+}
+
+#[test]
+fn ipdb_when_installed_unless_the_environment_names_another() {
+    let Some(venv) = ipdb_venv() else { return };
+    let venv = venv.to_str().unwrap();
+    let dir = project(FLOW);
+    let mut session = Session::spawn(
+        &jurigged(),
+        &["app.py"],
+        dir.path(),
+        &[("VIRTUAL_ENV", venv)],
+    );
+    let banner = session.expect("ipdb>");
+    assert!(
+        banner.contains("> __main__.inner: AssertionError('whoops')"),
+        "{banner}"
+    );
+    edit(&dir.path().join("app.py"), "return x * 2", "return x * 20");
+    session.send("c\r");
+    session.expect("> Reloaded <function inner at 0x");
+    session.expect("outer finished with 400");
+    assert_eq!(session.wait(), 0);
+    for chosen in [
+        ("HOT_RESTART_DEBUGGER", "pdb"),
+        ("PYTHONBREAKPOINT", "pdb.set_trace"),
+    ] {
+        let dir = project(FLOW);
+        let mut session = Session::spawn(
+            &jurigged(),
+            &["app.py"],
+            dir.path(),
+            &[("VIRTUAL_ENV", venv), chosen],
+        );
+        let banner = session.expect("(Pdb) ");
+        assert!(!banner.contains("ipdb>"), "{chosen:?}: {banner}");
+        session.send("hot_restart.exit()\r");
+        session.expect("(Pdb) ");
+        session.send("c\r");
+        assert_eq!(session.wait(), 1);
+    }
 }

@@ -833,7 +833,7 @@ def probe():
 /// `inspect`.
 #[test]
 fn running_frames_quote_the_source_they_run() {
-    let body = r#"import sys, time, traceback, inspect
+    let body = r#"import sys, time, traceback, inspect; print("started", flush=True)
 def probe():
     return 1
 while True:
@@ -849,7 +849,9 @@ while True:
     let dir = project(&[("app.py", body)]);
     let app = dir.path().join("app.py");
     let mut program = start(dir.path(), &["app.py"]);
-    // Let the watches start, then move every line of the loop down.
+    // Once the loop runs (a slow start must not compile the edited file), let the watches
+    // start, then move every line of the loop down.
+    program.expect("started");
     std::thread::sleep(std::time::Duration::from_millis(300));
     edit(
         &app,
@@ -910,4 +912,51 @@ print("after the breakpoint")
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn a_method_that_starts_using_super_is_reached_through_earlier_references() {
+    let body = r#"
+import functools
+
+
+class Parent:
+    def greet(self):
+        return "parent"
+
+
+def logged(fn):
+    @functools.wraps(fn)
+    def wrapper(*args):
+        return fn(*args)
+    return wrapper
+
+
+class Child(Parent):
+    def greet(self):
+        return "child"
+
+    @logged
+    def wave(self):
+        return "wave"
+
+
+obj = Child()
+bound = obj.greet
+callbacks = [Child.greet, obj.wave]
+
+
+def probe():
+    return " ".join([bound(), callbacks[0](obj), obj.greet(), callbacks[1](), obj.wave()])
+"#;
+    let (_dir, app, mut program) = start_app(body, &["-v"]);
+    program.expect("child child child wave wave");
+    let text = std::fs::read_to_string(&app)
+        .unwrap()
+        .replace("return \"child\"", "return \"child+\" + super().greet()")
+        .replace("return \"wave\"", "return \"wave+\" + super().greet()");
+    save(&app, &text, Save::InPlace);
+    program.expect("child+parent child+parent child+parent wave+parent wave+parent");
+    program.expect_stderr("Add __main__.Child.greet");
+    program.assert_no_errors();
 }

@@ -344,10 +344,18 @@ fn watch(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Wat
     Watcher
 }
 
-/// `jurigged._apply_saved_changes()`: apply what was saved, now (hot_restart's `c`).
+/// `jurigged._apply_saved_changes()`: apply what was saved, now (hot_restart's `c`);
+/// returns the files whose saved version could not be applied.
 #[pyfunction]
-fn _apply_saved_changes(py: Python<'_>) {
-    crate::live::apply_saved_changes(py);
+fn _apply_saved_changes(py: Python<'_>) -> Vec<String> {
+    crate::live::apply_saved_changes(py)
+}
+
+/// `jurigged._watch_file(filename)`: watch and patch that file wherever it lives (the
+/// modules hot restart wraps).
+#[pyfunction]
+fn _watch_file(filename: &str) {
+    crate::live::watch_file(filename);
 }
 
 /// `jurigged._is_watched(path)`: whether jurigged watches (and patches) that file.
@@ -386,6 +394,7 @@ pub fn install(py: Python<'_>, dev: bool, default_interface: &str) -> PyResult<(
     package.add_function(wrap_pyfunction!(watch, &package)?)?;
     package.add_function(wrap_pyfunction!(_apply_saved_changes, &package)?)?;
     package.add_function(wrap_pyfunction!(_is_watched, &package)?)?;
+    package.add_function(wrap_pyfunction!(_watch_file, &package)?)?;
     for name in ["xloop", "loop_on_error", "give", "__"] {
         package.add(name, loop_module.getattr(name)?)?;
     }

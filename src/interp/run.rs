@@ -247,7 +247,7 @@ fn run_script_path(py: Python<'_>, given: &Path, loops: &[LoopName]) -> PyResult
     let dir = real.parent().map(Path::as_os_str).unwrap_or_default();
     insert_path0(py, dir.as_bytes())?;
     let filename = fs_decode(py, absolute_bytes)?;
-    crate::live::register_main(&filename.extract::<String>()?, &source);
+    crate::live::register_main(&filename.extract::<String>()?, &source, true);
     if !loops.is_empty() {
         prepare_loops(py, loops, Some(&absolute))?;
     }
@@ -427,7 +427,7 @@ fn run_module(py: Python<'_>, module: &str, loops: &[LoopName]) -> PyResult<Exit
     if let Some(origin) = &origin {
         // runpy's exec would have shown it to the audit hook; our own eval does not.
         if let Ok(source) = std::fs::read(origin) {
-            crate::live::register_main(origin, &source);
+            crate::live::register_main(origin, &source, false);
         }
     }
     prepare_loops(py, loops, origin.as_deref().map(Path::new))?;
@@ -546,10 +546,50 @@ fn report_uncaught(py: Python<'_>, err: PyErr, interactive: bool) -> Exit {
 
 /// Prints an exception through `sys.excepthook` and records it in `sys.last_value`.
 fn print_exception(py: Python<'_>, err: PyErr) {
-    err.restore(py);
+    let value = err.into_value(py).into_bound(py).into_any();
+    let mut seen = std::collections::HashSet::new();
+    if let Err(error) = drop_own_frames(&value, &mut seen) {
+        error.print(py);
+    }
+    PyErr::from_value(value).restore(py);
     // SAFETY: an exception is set just above; PyErr_PrintEx(1) consumes it.
     unsafe { ffi::PyErr_PrintEx(1) };
     flush_std_streams(py);
+}
+
+/// Takes jurigged's own frames (`<jurigged: …>` code: hot restart's wrappers, calls
+/// forwarded to rebuilt functions) out of an exception's traceback and those of its
+/// causes and contexts: an uncaught error shows the program's frames only.
+fn drop_own_frames<'py>(
+    error: &Bound<'py, PyAny>,
+    seen: &mut std::collections::HashSet<usize>,
+) -> PyResult<()> {
+    if error.is_none() || !seen.insert(error.as_ptr() as usize) {
+        return Ok(());
+    }
+    let is_own = |entry: &Bound<'py, PyAny>| -> PyResult<bool> {
+        let filename = entry
+            .getattr("tb_frame")?
+            .getattr("f_code")?
+            .getattr("co_filename")?;
+        Ok(filename.extract::<String>()?.starts_with("<jurigged: "))
+    };
+    let skip = |mut entry: Bound<'py, PyAny>| -> PyResult<Bound<'py, PyAny>> {
+        while !entry.is_none() && is_own(&entry)? {
+            entry = entry.getattr("tb_next")?;
+        }
+        Ok(entry)
+    };
+    let head = skip(error.getattr("__traceback__")?)?;
+    error.setattr("__traceback__", &head)?;
+    let mut entry = head;
+    while !entry.is_none() {
+        let next = skip(entry.getattr("tb_next")?)?;
+        entry.setattr("tb_next", &next)?;
+        entry = next;
+    }
+    drop_own_frames(&error.getattr("__cause__")?, seen)?;
+    drop_own_frames(&error.getattr("__context__")?, seen)
 }
 
 /// The exit status of a SystemExit, as `_Py_HandleSystemExit` computes it: `None` is 0, an

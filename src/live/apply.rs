@@ -222,6 +222,8 @@ enum Step<'py> {
         /// The names its text uses: a statement calling a function changed above it must
         /// see the new version.
         mentions: HashSet<String>,
+        /// A function rebuilt because its captured names changed: its old function objects.
+        rebuilt: Option<Rebuilt<'py>>,
         report: Report,
     },
     /// Remove `name` from a namespace of each module.
@@ -243,6 +245,18 @@ struct Moved<'py> {
     users: Vec<Bound<'py, PyAny>>,
     /// It holds nested code (closures made from it have their own code objects).
     nested: bool,
+}
+
+/// The old version of a module- or class-level function rebuilt because the names it
+/// captures changed (a `super()` added or removed): calls to its old function objects
+/// (references taken earlier, bound methods, hot restart's wrappers) are forwarded to the
+/// rebuilt function. A closure made by a factory has no single successor and is left alone.
+struct Rebuilt<'py> {
+    old: Vec<Bound<'py, PyAny>>,
+    name: String,
+    /// The new definition's first line (`co_firstlineno`).
+    line: usize,
+    filename: String,
 }
 
 struct Prepared<'py> {
@@ -307,13 +321,22 @@ fn prepare<'py>(
                 let report = (!quiet).then(|| Report::Update(dotted(&main.name, path), *old_line));
                 if !same_free_variables(&old, &new_code)? {
                     // A closure's captured names changed: the function is rebuilt, like a new one.
-                    exec_step(
+                    let mut step = exec_step(
                         &compiler,
                         &modules,
                         &classes,
                         definition,
                         Report::Add(dotted(&main.name, path), *new_line),
-                    )?
+                    )?;
+                    if let Step::Exec { rebuilt, .. } = &mut step {
+                        *rebuilt = Some(Rebuilt {
+                            old,
+                            name,
+                            line: *new_line,
+                            filename: change.code_filename.clone(),
+                        });
+                    }
+                    step
                 } else {
                     let defaults = if *defaults_changed {
                         let scratch = compiler.compile(&keep_lines(&classes, definition, false))?;
@@ -485,6 +508,7 @@ fn exec_step<'py>(
         defines,
         targets,
         mentions,
+        rebuilt: None,
         report,
     })
 }
@@ -879,6 +903,7 @@ fn execute<'py>(
                 defines,
                 targets,
                 mentions,
+                rebuilt,
                 report,
             } => {
                 // A statement sees every change above it, as the module would run. A new
@@ -888,9 +913,14 @@ fn execute<'py>(
                     commit(py, &live, &mut pending, undo, &mut replaced)?;
                 }
                 for (module, namespace) in &targets {
-                    run_in(py, &code, namespace, module, undo)?;
-                    if let Some(name) = &defines {
-                        wrap_for_hot_restart(py, module, namespace, name)?;
+                    // In a module or class hot restart wraps, a new definition is wrapped
+                    // before it is bound: no other thread ever calls it unwrapped.
+                    let rewrap = defines
+                        .as_deref()
+                        .filter(|_| wrapped_by_hot_restart(namespace));
+                    run_in(py, &code, namespace, module, rewrap, undo)?;
+                    if let Some(rebuilt) = &rebuilt {
+                        forward_to_rebuilt(py, &live, rebuilt, module, namespace, undo)?;
                     }
                 }
                 reports.push(report);
@@ -1110,21 +1140,43 @@ fn update_docstring(
     Ok(())
 }
 
+/// Runs `code` in `namespace`. `rewrap`: the name of a definition to hand to hot restart
+/// before it is bound.
 fn run_in<'py>(
     py: Python<'py>,
     code: &Bound<'py, PyAny>,
     namespace: &Namespace<'py>,
     module: &Bound<'py, PyModule>,
+    rewrap: Option<&str>,
     undo: &mut Undo,
 ) -> PyResult<()> {
     let exec = py.import("builtins")?.getattr("exec")?;
     match namespace {
         Namespace::Module(target) => {
             undo.record_module(target)?;
-            exec.call1((code, target.dict()))?;
+            let Some(name) = rewrap else {
+                exec.call1((code, target.dict()))?;
+                return Ok(());
+            };
+            // The definition binds its name in a scratch namespace (its globals are still
+            // the module's), then the wrapped value goes into the module.
+            let scratch = PyDict::new(py);
+            exec.call1((code, target.dict(), &scratch))?;
+            for (key, value) in scratch.iter() {
+                let value = if key.extract::<&str>().is_ok_and(|key| key == name) {
+                    rewrapped(py, target.as_any(), name, target.name()?.as_any(), &value)?
+                } else {
+                    value
+                };
+                target.dict().set_item(key, value)?;
+            }
         }
         Namespace::Class(class) => {
-            let proxy = Bound::new(py, ClassNamespace::new(class.clone().unbind()))?;
+            let mut namespace = ClassNamespace::new(class.clone().unbind());
+            if let Some(name) = rewrap {
+                namespace.rewrap(name, module.name()?.into_any().unbind());
+            }
+            let proxy = Bound::new(py, namespace)?;
             undo.classes.push(proxy.clone().unbind());
             exec.call1((code, module.dict(), &proxy))?;
             proxy.borrow().bind_class_cell(py)?;
@@ -1133,30 +1185,163 @@ fn run_in<'py>(
     Ok(())
 }
 
-/// A definition added to a module or class that hot restart wraps is wrapped too.
-fn wrap_for_hot_restart(
-    py: Python<'_>,
-    module: &Bound<'_, PyModule>,
-    namespace: &Namespace<'_>,
-    name: &str,
-) -> PyResult<()> {
+/// Whether hot restart wraps the module or class (`wrap_module`, `wrap_class`, `--restart`).
+fn wrapped_by_hot_restart(namespace: &Namespace<'_>) -> bool {
     let holder = match namespace {
-        Namespace::Module(module) => module.clone().into_any(),
-        Namespace::Class(class) => class.clone().into_any(),
+        Namespace::Module(module) => module.as_any(),
+        Namespace::Class(class) => class.as_any(),
     };
     let wrapped = holder
         .getattr("__hot_restart_wrapped__")
         .and_then(|marker| marker.is_truthy())
         .unwrap_or(false);
-    if !wrapped {
-        // SAFETY: clearing the failed lookup of an optional marker.
-        unsafe { pyo3::ffi::PyErr_Clear() };
-        return Ok(());
-    }
-    let module_name = module.name()?;
+    // SAFETY: clearing the failed lookup of an optional marker.
+    unsafe { pyo3::ffi::PyErr_Clear() };
+    wrapped
+}
+
+/// What hot restart binds for a definition a save adds to a module or class it wraps.
+pub(super) fn rewrapped<'py>(
+    py: Python<'py>,
+    holder: &Bound<'py, PyAny>,
+    name: &str,
+    module_name: &Bound<'py, PyAny>,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     py.import("hot_restart")?
-        .call_method1("_rewrap", (holder, name, module_name))?;
+        .call_method1("_rewrapped", (holder, name, module_name, value))
+}
+
+/// Gives the old function objects of a rebuilt function (those of `module`) code that
+/// calls the rebuilt one, so every reference taken earlier runs the new code. The new
+/// function is found under its name in `namespace`, through decorators.
+fn forward_to_rebuilt<'py>(
+    py: Python<'py>,
+    live: &LiveObjects<'py>,
+    rebuilt: &Rebuilt<'py>,
+    module: &Bound<'py, PyModule>,
+    namespace: &Namespace<'py>,
+    undo: &mut Undo,
+) -> PyResult<()> {
+    let bound = match namespace {
+        Namespace::Module(module) => module.dict().get_item(&rebuilt.name)?,
+        Namespace::Class(class) => class.getattr("__dict__")?.get_item(&rebuilt.name).ok(),
+    };
+    let Some(target) = bound.and_then(|value| rebuilt_function(value, rebuilt)) else {
+        return Ok(());
+    };
+    let globals = module.dict();
+    let old_codes: HashSet<usize> = rebuilt.old.iter().map(|c| c.as_ptr() as usize).collect();
+    let by_code = live.users_of(&old_codes);
+    for old_code in &rebuilt.old {
+        for function in by_code
+            .get(&(old_code.as_ptr() as usize))
+            .into_iter()
+            .flatten()
+        {
+            if function.is(&target) || !function.getattr("__globals__")?.is(&globals) {
+                continue;
+            }
+            let captured = function.getattr("__closure__")?;
+            let captured = if captured.is_none() {
+                0
+            } else {
+                captured.len()?
+            };
+            undo.record_function(function)?;
+            function.setattr("__code__", forwarding_code(py, &rebuilt.name, captured)?)?;
+            function.setattr("__defaults__", py.None())?;
+            let target_only = PyDict::new(py);
+            target_only.set_item("__jurigged_target__", &target)?;
+            function.setattr("__kwdefaults__", target_only)?;
+        }
+    }
     Ok(())
+}
+
+/// The function made from the rebuilt definition, found from what its name is bound to
+/// through decorators (`__wrapped__`, static and class methods, properties, closures).
+fn rebuilt_function<'py>(
+    value: Bound<'py, PyAny>,
+    rebuilt: &Rebuilt<'py>,
+) -> Option<Bound<'py, PyAny>> {
+    let mut stack = vec![(value, 0)];
+    let mut seen = HashSet::new();
+    while let Some((object, depth)) = stack.pop() {
+        if depth > 5 || !seen.insert(object.as_ptr() as usize) {
+            continue;
+        }
+        if object.is_instance_of::<PyFunction>() {
+            let code = object.getattr("__code__").ok()?;
+            let is_it = code
+                .getattr("co_name")
+                .and_then(|n| n.extract::<String>())
+                .is_ok_and(|n| n == rebuilt.name)
+                && code
+                    .getattr("co_firstlineno")
+                    .and_then(|n| n.extract::<usize>())
+                    .is_ok_and(|n| n == rebuilt.line)
+                && code
+                    .getattr("co_filename")
+                    .and_then(|n| n.extract::<String>())
+                    .is_ok_and(|n| n == rebuilt.filename);
+            if is_it {
+                return Some(object);
+            }
+            if let Ok(closure) = object.getattr("__closure__")
+                && !closure.is_none()
+                && let Ok(cells) = closure.try_iter()
+            {
+                for cell in cells.flatten() {
+                    if let Ok(contents) = cell.getattr("cell_contents") {
+                        stack.push((contents, depth + 1));
+                    }
+                }
+            }
+        }
+        for attribute in ["__wrapped__", "__func__", "fget"] {
+            if let Ok(inner) = object.getattr(attribute) {
+                stack.push((inner, depth + 1));
+            }
+        }
+    }
+    // SAFETY: clearing the failed lookups of optional attributes.
+    unsafe { pyo3::ffi::PyErr_Clear() };
+    None
+}
+
+/// Code that calls `__jurigged_target__` (a keyword-only default) with its arguments,
+/// capturing `captured` names so that a function with that many closure cells can take it.
+/// Its file name marks it as jurigged's: tracebacks leave it out, and patching ignores it.
+fn forwarding_code<'py>(
+    py: Python<'py>,
+    name: &str,
+    captured: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let cells: Vec<String> = (0..captured).map(|i| format!("_{i}")).collect();
+    let (define, mention) = if cells.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (
+            format!("    {} = None\n", cells.join(" = ")),
+            // Never evaluated (a cell may be empty): only captured.
+            format!(
+                "        if __jurigged_target__ is None:\n            {},\n",
+                cells.join(", ")
+            ),
+        )
+    };
+    let source = format!(
+        "def _outer():\n{define}    def {name}(*args, __jurigged_target__, **kwargs):\n{mention}        return __jurigged_target__(*args, **kwargs)\n    return {name}\n"
+    );
+    let module = py.import("builtins")?.getattr("compile")?.call1((
+        source,
+        "<jurigged: forwarding to the rebuilt function>",
+        "exec",
+    ))?;
+    let missing = || PyRuntimeError::new_err("the forwarding code did not compile as expected");
+    let outer = child_code(&module, |n, _| n == "_outer")?.ok_or_else(missing)?;
+    child_code(&outer, |n, _| n == name)?.ok_or_else(missing)
 }
 
 fn delete_name(namespace: &Namespace<'_>, name: &str, undo: &mut Undo) -> PyResult<()> {

@@ -118,9 +118,10 @@ pub fn start(py: Python<'_>, settings: &Settings) -> Result<(), String> {
     Ok(())
 }
 
-/// Registers the script run as `__main__`, with the exact bytes that were compiled.
-pub fn register_main(filename: &str, source: &[u8]) {
-    register(filename, Some(source), true);
+/// Registers the module run as `__main__`, with the exact bytes that were compiled. A
+/// script (`is_script`) is watched wherever it lives; a `-m` module if the filter says so.
+pub fn register_main(filename: &str, source: &[u8], is_script: bool) {
+    register_file(filename, Some(source), true, is_script);
 }
 
 unsafe extern "C" {
@@ -184,6 +185,15 @@ fn register_loaded_modules(py: Python<'_>) {
 
 /// Adds a file to the watched set if the filter wants it, keeping the source it has now.
 fn register(filename: &str, source: Option<&[u8]>, is_main: bool) {
+    register_file(filename, source, is_main, false);
+}
+
+/// Watches a file whatever the filter says (a module hot restart wraps, wherever it lives).
+pub fn watch_file(filename: &str) {
+    register_file(filename, None, false, true);
+}
+
+fn register_file(filename: &str, source: Option<&[u8]>, is_main: bool, always: bool) {
     let Some(service) = service() else { return };
     // This runs on every import and every `exec()`: a name seen before costs one lookup.
     if !service
@@ -192,11 +202,14 @@ fn register(filename: &str, source: Option<&[u8]>, is_main: bool) {
         .unwrap_or_else(|e| e.into_inner())
         .insert(filename.to_string())
         && !is_main
+        && !always
     {
         return;
     }
     // Installed code is skipped before any path is resolved.
-    let Some(path) = service.filter.watched(Path::new(filename)) else {
+    let watched = service.filter.watched(Path::new(filename));
+    let Some(path) = watched.or_else(|| always.then(|| filter::normalise(Path::new(filename))))
+    else {
         return;
     };
     // Taken before the read: a save after it is seen as a change.
@@ -304,9 +317,13 @@ impl Reads for DiskReads {
 }
 
 /// Applies every saved change now, from the calling thread (hot_restart's `c`: the fix
-/// saved a moment ago must be in place before the function runs again).
-pub fn apply_saved_changes(py: Python<'_>) {
-    let Some(service) = service() else { return };
+/// saved a moment ago must be in place before the function runs again). Returns the
+/// files whose saved version is still not running (a syntax error, a failed statement),
+/// as the interpreter names them; each was reported already.
+pub fn apply_saved_changes(py: Python<'_>) -> Vec<String> {
+    let Some(service) = service() else {
+        return Vec::new();
+    };
     py.detach(|| {
         let _turn = APPLYING.lock().unwrap_or_else(|e| e.into_inner());
         let paths: Vec<PathBuf> = service
@@ -316,8 +333,19 @@ pub fn apply_saved_changes(py: Python<'_>) {
             .keys()
             .cloned()
             .collect();
-        apply_paths(service, paths, &mut DiskReads);
-    });
+        apply_paths(service, paths.clone(), &mut DiskReads);
+        let files = service.files.lock().unwrap_or_else(|e| e.into_inner());
+        paths
+            .iter()
+            .filter_map(|path| {
+                let watched = files.get(path)?;
+                // A file never patched (not UTF-8) cannot hold up a revival.
+                let running = watched.source.as_deref()?;
+                let on_disk = std::fs::read(path).ok()?;
+                (running.as_bytes() != on_disk).then(|| watched.code_filename.clone())
+            })
+            .collect()
+    })
 }
 
 /// Whether a file is watched (its module would be patched).
@@ -426,7 +454,10 @@ fn plan_file(service: &Service, path: &Path, reads: &mut dyn Reads) -> Option<Fi
     // Only what the save touched is parsed: watching costs nothing for files never edited
     // (with `-w /`, the whole standard library), and a save costs the size of the change.
     let changes = match source::changes(&old_source, &new_source) {
-        Ok(changes) => changes,
+        Ok(changes) => {
+            reported_syntax_errors().remove(&code_filename);
+            changes
+        }
         Err(error) => {
             report_syntax_error(service, &code_filename, &new_source, error.line);
             return None;
@@ -576,8 +607,27 @@ fn read_settled(path: &Path) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
+/// The saves reported as not parsing (a hash of the text, by file): the watcher and hot
+/// restart's `c` may both read one, and it is reported once.
+fn reported_syntax_errors() -> std::sync::MutexGuard<'static, HashMap<String, u64>> {
+    static REPORTED: OnceLock<Mutex<HashMap<String, u64>>> = OnceLock::new();
+    REPORTED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
 /// Reports a save that does not parse, in python's words (file, line, caret).
 fn report_syntax_error(service: &Service, filename: &str, source: &str, line: usize) {
+    let hash = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        source.hash(&mut hasher);
+        hasher.finish()
+    };
+    if reported_syntax_errors().insert(filename.to_string(), hash) == Some(hash) {
+        return;
+    }
     let message = Python::try_attach(|py| {
         let compiled = py
             .import("builtins")

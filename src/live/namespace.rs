@@ -25,6 +25,8 @@ pub struct ClassNamespace {
     undo: Vec<(String, Option<Py<PyAny>>)>,
     /// The `__class__` cell of the body, bound to the live class once the body ran.
     class_cell: Option<Py<PyAny>>,
+    /// A definition hot restart wraps before it is bound: (name, the module's name).
+    rewrap: Option<(String, Py<PyAny>)>,
 }
 
 impl ClassNamespace {
@@ -33,7 +35,13 @@ impl ClassNamespace {
             class,
             undo: Vec::new(),
             class_cell: None,
+            rewrap: None,
         }
+    }
+
+    /// Binds `name` wrapped by hot restart (the class is one it wraps).
+    pub fn rewrap(&mut self, name: &str, module_name: Py<PyAny>) {
+        self.rewrap = Some((name.to_string(), module_name));
     }
 
     /// Points `super()` and `__class__` in the methods just defined at the live class.
@@ -96,7 +104,14 @@ impl ClassNamespace {
             return Ok(());
         }
         self.remember(py, name)?;
-        self.class.bind(py).setattr(name, value)
+        let class = self.class.bind(py);
+        let value = match &self.rewrap {
+            Some((wrapped, module_name)) if wrapped == name => {
+                super::apply::rewrapped(py, class.as_any(), name, module_name.bind(py), &value)?
+            }
+            _ => value,
+        };
+        class.setattr(name, value)
     }
 
     fn __delitem__(&mut self, py: Python<'_>, name: &str) -> PyResult<()> {

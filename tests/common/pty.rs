@@ -36,7 +36,13 @@ impl Session {
         command.args(args);
         command.cwd(cwd);
         command.env("TERM", "xterm-256color");
-        for name in ["PYTHONUNBUFFERED", "VIRTUAL_ENV", "PYTHONSTARTUP"] {
+        for name in [
+            "PYTHONUNBUFFERED",
+            "VIRTUAL_ENV",
+            "PYTHONSTARTUP",
+            "PYTHONBREAKPOINT",
+            "HOT_RESTART_DEBUGGER",
+        ] {
             command.env_remove(name);
         }
         for (key, value) in env {
