@@ -5,6 +5,7 @@
 mod diff;
 mod locate;
 mod parse;
+mod type_defaults;
 
 pub use diff::{Op, diff};
 pub use locate::{locate, mask};
