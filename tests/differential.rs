@@ -326,6 +326,43 @@ fn non_python_files() {
     assert_eq!(run.status, 1);
 }
 
+/// Scripts python cannot decode: its one-line `SyntaxError` (no raw bytes echoed), status
+/// 1; and the encodings it can, from a coding cookie or a BOM.
+#[test]
+fn script_encodings_and_binary_files() {
+    let dir = corpus();
+    let files: [(&str, &[u8]); 7] = [
+        ("png.py", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x01\0"),
+        (
+            "random.py",
+            &[0x92, 0x4c, 0xff, 0x00, 0x0a, 0xe9, 0x17, 0x80, 0x0a],
+        ),
+        ("latin_undeclared.py", b"x = 1\nprint('caf\xe9')\n"),
+        (
+            "cp1252.py",
+            b"# -*- coding: cp1252 -*-\nprint('\x80 caf\xe9')\n",
+        ),
+        ("bom.py", b"\xef\xbb\xbfprint('bom')\n"),
+        ("unknown_codec.py", b"# coding: nonsense\nprint(1)\n"),
+        ("empty.py", b""),
+    ];
+    for (name, bytes) in files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let expected = run_in(dir.path(), &python(), &[name], None);
+        let actual = run_in(dir.path(), &jurigged(), &[name], None);
+        assert_eq!(actual, expected, "{name}");
+    }
+    let run = run_in(dir.path(), &jurigged(), &["png.py"], None);
+    assert_eq!(run.status, 1);
+    assert!(
+        run.stderr
+            .starts_with("SyntaxError: Non-UTF-8 code starting with '\\x89' in file"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}
+
 #[test]
 fn unimportable_modules() {
     let run = same(&["-m", "no_such_module"], None);

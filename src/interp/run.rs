@@ -328,71 +328,84 @@ fn run_source(py: Python<'_>, filename: &Bound<'_, PyAny>, source: &[u8]) -> PyR
     result.map(|()| Exit::OK)
 }
 
+/// Compiles and runs source with python's own file reader, as `python script.py` does: the
+/// coding cookie, a BOM, NUL bytes and non-UTF-8 bytes are handled, and reported, in
+/// python's words (`SyntaxError: Non-UTF-8 code starting with '\\x89' in file ...`).
 fn compile_and_eval(
     py: Python<'_>,
     filename: &Bound<'_, PyAny>,
     source: &[u8],
     globals: &Bound<'_, PyDict>,
 ) -> PyResult<()> {
-    let mut source = source;
-    if let Some(nul) = source.iter().position(|&b| b == 0) {
-        if py.version_info() < (3, 11) {
-            // Before 3.11 the file parser stopped reading at a NUL byte.
-            source = &source[..nul];
-        } else {
-            return Err(null_bytes_error(py, filename, source, nul));
-        }
-    }
-    let builtins = py.import("builtins")?;
-    let code = builtins.getattr("compile")?.call1((
-        PyBytes::new(py, source),
-        filename,
-        "exec",
-        0,
-        true,
-    ))?;
-    eval_main(py, &code, globals)
-}
-
-/// Evaluates the main module's code. Evaluating from Rust adds no Python frame, so
-/// tracebacks start at the program like python's. With `--loop` names still to define, the
-/// top-level code runs with a namespace that redirects them as soon as they are bound.
-fn eval_main(py: Python<'_>, code: &Bound<'_, PyAny>, globals: &Bound<'_, PyDict>) -> PyResult<()> {
-    let locals = if crate::develoop::main_loops_pending() {
-        crate::develoop::main_namespace(py, globals)?
-    } else {
-        globals.clone().into_any()
+    let locals = main_locals(py, globals)?;
+    // SAFETY: `filename` is a str; encoding it gives a new bytes object or an error.
+    let encoded = unsafe {
+        Bound::from_owned_ptr_or_err(py, ffi::PyUnicode_EncodeFSDefault(filename.as_ptr()))?
     };
-    // SAFETY: `code` is a code object; `globals` is a dict and `locals` a mapping.
+    let name = CString::new(encoded.cast_into::<PyBytes>()?.as_bytes().to_vec())
+        .map_err(|_| pyo3::exceptions::PyValueError::new_err("embedded null byte"))?;
+    let stream = memory_stream(source)?;
+    // SAFETY: PyRun_FileExFlags closes the stream (closeit = 1). globals is a dict and
+    // locals a mapping; the GIL is held.
     unsafe {
-        let result = ffi::PyEval_EvalCode(code.as_ptr(), globals.as_ptr(), locals.as_ptr());
+        let result = ffi::PyRun_FileExFlags(
+            stream,
+            name.as_ptr(),
+            ffi::Py_file_input,
+            globals.as_ptr(),
+            locals.as_ptr(),
+            1,
+            std::ptr::null_mut(),
+        );
         Bound::from_owned_ptr_or_err(py, result).map(drop)
     }
 }
 
-/// The file parser's report of a NUL byte (compile() words it differently): the line
-/// holding the NUL, cut there.
-fn null_bytes_error(
-    py: Python<'_>,
-    filename: &Bound<'_, PyAny>,
-    source: &[u8],
-    nul: usize,
-) -> PyErr {
-    let line_start = source[..nul]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    let line_number = source[..nul].iter().filter(|&&b| b == b'\n').count() + 1;
-    let text = String::from_utf8_lossy(&source[line_start..nul]).into_owned();
-    let error = py.import("builtins").and_then(|builtins| {
-        builtins.getattr("SyntaxError")?.call1((
-            "source code cannot contain null bytes",
-            (filename, line_number, 0, text),
-        ))
-    });
-    match error {
-        Ok(error) => PyErr::from_value(error),
-        Err(err) => err,
+/// A C stream reading `bytes` (the source we read, and watch). It has a real file
+/// descriptor, which python's reader needs for a coding cookie (it reopens the descriptor
+/// with `io.open`).
+fn memory_stream(bytes: &[u8]) -> std::io::Result<*mut libc::FILE> {
+    use std::io::Seek;
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    // SAFETY: a new anonymous file, owned by the File below.
+    let fd = unsafe { libc::memfd_create(c"jurigged-source".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created and belongs to no one else.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    file.write_all(bytes)?;
+    file.rewind()?;
+    let fd = file.into_raw_fd();
+    // SAFETY: the stream takes ownership of `fd`.
+    let stream = unsafe { libc::fdopen(fd, c"rb".as_ptr()) };
+    if stream.is_null() {
+        let error = std::io::Error::last_os_error();
+        // SAFETY: fdopen failed, so `fd` is still ours to close.
+        unsafe { libc::close(fd) };
+        return Err(error);
+    }
+    Ok(stream.cast())
+}
+
+/// The locals the main module's top-level code runs with: its globals, or with `--loop`
+/// names still to define, a namespace that redirects them as soon as they are bound.
+fn main_locals<'py>(py: Python<'py>, globals: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyAny>> {
+    if crate::develoop::main_loops_pending() {
+        crate::develoop::main_namespace(py, globals)
+    } else {
+        Ok(globals.clone().into_any())
+    }
+}
+
+/// Evaluates the main module's code. Evaluating from Rust adds no Python frame, so
+/// tracebacks start at the program like python's.
+fn eval_main(py: Python<'_>, code: &Bound<'_, PyAny>, globals: &Bound<'_, PyDict>) -> PyResult<()> {
+    let locals = main_locals(py, globals)?;
+    // SAFETY: `code` is a code object; `globals` is a dict and `locals` a mapping.
+    unsafe {
+        let result = ffi::PyEval_EvalCode(code.as_ptr(), globals.as_ptr(), locals.as_ptr());
+        Bound::from_owned_ptr_or_err(py, result).map(drop)
     }
 }
 
