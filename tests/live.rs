@@ -911,3 +911,37 @@ print("after the breakpoint")
         run.stdout
     );
 }
+
+/// A module and a script declaring another encoding than UTF-8 (PEP 263) are decoded as
+/// python decodes them, and their saves are applied.
+#[test]
+fn files_with_a_coding_cookie_are_patched() {
+    let module = |word: &[u8]| {
+        [
+            &b"# -*- coding: latin-1 -*-\ndef word():\n    return ascii('"[..],
+            word,
+            b"')\n",
+        ]
+        .concat()
+    };
+    // 0x80 is the euro sign in cp1252.
+    let script = |suffix: &[u8]| {
+        [
+            &b"# coding: cp1252\nfrom legacy import word\n\ndef probe():\n    return word() + ascii(' \x80"[..],
+            suffix,
+            b"')\n",
+            LOOP.as_bytes(),
+        ]
+        .concat()
+    };
+    let dir = project(&[]);
+    std::fs::write(dir.path().join("legacy.py"), module(b"caf\xe9")).unwrap();
+    std::fs::write(dir.path().join("app.py"), script(b"1")).unwrap();
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("'caf\\xe9'' \\u20ac1'");
+    std::fs::write(dir.path().join("legacy.py"), module(b"\xe9t\xe9")).unwrap();
+    program.expect("'\\xe9t\\xe9'' \\u20ac1'");
+    std::fs::write(dir.path().join("app.py"), script(b"2")).unwrap();
+    program.expect("'\\xe9t\\xe9'' \\u20ac2'");
+    program.assert_no_errors();
+}

@@ -131,7 +131,10 @@ pub fn main_names_pending() -> bool {
 /// Whether the file defines `path` (a top-level function, or a method of a top-level
 /// class) as tree-sitter reads it.
 fn defines(file: &Path, path: &[String]) -> bool {
-    let Ok(text) = std::fs::read_to_string(file) else {
+    let Some(text) = std::fs::read(file)
+        .ok()
+        .and_then(|bytes| crate::live::decode_source(&bytes))
+    else {
         return false;
     };
     let Ok(tree) = source::parse(&text) else {

@@ -41,7 +41,7 @@ pub struct Settings<'a> {
 struct Watched {
     /// The name the interpreter uses for it (`co_filename`, `__file__`).
     code_filename: String,
-    /// The running version; `None` if it is not UTF-8 (such files are not patched).
+    /// The running version; `None` if it cannot be decoded (such files are not patched).
     source: Option<String>,
     tree: Option<Arc<ModuleTree>>,
     /// The version the module was loaded from (a running top-level statement's lines).
@@ -216,7 +216,7 @@ fn register(filename: &str, source: Option<&[u8]>, is_main: bool) {
         path.clone(),
         Watched {
             code_filename: filename.to_string(),
-            source: bytes.and_then(|b| String::from_utf8(b).ok()),
+            source: bytes.and_then(|b| decode_source(&b)),
             tree: None,
             loaded_tree: None,
             running_aliases: Vec::new(),
@@ -412,13 +412,13 @@ fn plan_file(service: &Service, path: &Path, reads: &mut dyn Reads) -> Option<Fi
     let bytes = reads.read(path)?;
     let Some(old_source) = old_source else {
         service.log.error(&format!(
-            "jurigged: {code_filename} is not UTF-8; changes to it are not applied"
+            "jurigged: {code_filename} could not be decoded when it was loaded; changes to it are not applied"
         ));
         return None;
     };
-    let Ok(new_source) = String::from_utf8(bytes) else {
+    let Some(new_source) = decode_source(&bytes) else {
         service.log.error(&format!(
-            "jurigged: {code_filename} is not UTF-8 any more; the change was not applied"
+            "jurigged: {code_filename} is not valid in its encoding (UTF-8 unless a coding comment says otherwise); the change was not applied"
         ));
         return None;
     };
@@ -578,7 +578,7 @@ fn read_settled(path: &Path) -> Option<Vec<u8>> {
     let mut bytes = std::fs::read(path).ok()?;
     for _ in 0..5 {
         let suspicious = bytes.is_empty()
-            || std::str::from_utf8(&bytes).map_or(true, |text| source::parse(text).is_err());
+            || decode_source(&bytes).is_none_or(|text| source::parse(&text).is_err());
         if !suspicious {
             break;
         }
@@ -590,6 +590,22 @@ fn read_settled(path: &Path) -> Option<Vec<u8>> {
         bytes = again;
     }
     Some(bytes)
+}
+
+/// A source file's text, decoded as python decodes it (a coding cookie, a BOM, else
+/// UTF-8); `None` when it cannot be.
+pub fn decode_source(bytes: &[u8]) -> Option<String> {
+    match source::decode(bytes) {
+        source::Decoded::Text(text) => Some(text),
+        source::Decoded::Invalid => None,
+        // Rare (cp1252, shift_jis...): python's codec, the one that decoded the import.
+        source::Decoded::NeedsCodec(codec) => Python::attach(|py| {
+            let text = pyo3::types::PyBytes::new(py, bytes)
+                .call_method1("decode", (codec,))
+                .and_then(|text| text.extract::<String>());
+            text.ok()
+        }),
+    }
 }
 
 /// Reports a save that does not parse, in python's words (file, line, caret).

@@ -3,10 +3,12 @@
 //! unit-tested on strings.
 
 mod diff;
+mod encoding;
 mod locate;
 mod parse;
 mod type_defaults;
 
 pub use diff::{Op, diff};
+pub use encoding::{Decoded, decode};
 pub use locate::{locate, mask};
 pub use parse::{Definition, Kind, ModuleTree, parse};
