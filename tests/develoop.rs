@@ -320,3 +320,27 @@ fn a_save_aborts_time_sleep_on_a_worker_thread() {
     session.send("q");
     assert_eq!(session.wait(), 1);
 }
+
+/// `--loop` with `-c`: a plain name is a function the code defines; a module's function
+/// is patched by its saves as usual.
+#[test]
+fn loop_with_dash_c_code() {
+    let dir = project(&[("helpers.py", "def scale(x):\n    return x * 2\n")]);
+    let code = "def twice(x):\n    return x * 2\n\nprint('twice', twice(4))\n";
+    let mut session = spawn(dir.path(), &["--loop", "twice", "-c", code]);
+    session.expect("---- #1: twice(4) ");
+    session.expect("---- #1: (c)ontinue");
+    session.send("c");
+    session.expect("twice 8");
+    assert_eq!(session.wait(), 0);
+    let code = "import helpers\nprint('scaled', helpers.scale(5))\n";
+    let mut session = spawn(dir.path(), &["--loop", "helpers:scale", "-c", code]);
+    session.expect("---- #1: (c)ontinue");
+    edit(&dir.path().join("helpers.py"), "x * 2", "x * 3");
+    session.expect("---- #2: scale(5) ");
+    session.expect("15");
+    session.expect("---- #2: (c)ontinue");
+    session.send("c");
+    session.expect("scaled 15");
+    assert_eq!(session.wait(), 0);
+}

@@ -363,6 +363,26 @@ fn script_encodings_and_binary_files() {
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 }
 
+/// `-c CODE` as python runs it: argv[0] is `-c`, sys.path[0] is '', `<string>` in
+/// tracebacks, `sys.orig_argv` the same command line, exit statuses and syntax errors.
+#[test]
+fn dash_c_code() {
+    let code = "import sys\nprint(sys.argv, repr(sys.path[0]), sys.orig_argv[1:])\n\
+                print(__name__, globals().get('__file__'), __spec__, __loader__, __doc__)\n\
+                import pkg.helpers; print(pkg.helpers.__name__)";
+    let run = same(&["-c", code, "a", "-b", "-c"], None);
+    assert!(
+        run.stdout.starts_with("['-c', 'a', '-b', '-c'] ''"),
+        "{}",
+        run.stdout
+    );
+    same(&["-c", "raise ValueError(1)"], None);
+    same(&["-c", "def f(:"], None);
+    same(&["-c", "import sys; sys.exit(3)", "x"], None);
+    same(&["-c", "print(1)", "-m", "x"], None);
+    same(&["-i", "-c", "x = 5"], Some(b"x * 2\n"));
+}
+
 #[test]
 fn unimportable_modules() {
     let run = same(&["-m", "no_such_module"], None);

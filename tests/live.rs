@@ -945,3 +945,17 @@ fn files_with_a_coding_cookie_are_patched() {
     program.expect("'\\xe9t\\xe9'' \\u20ac2'");
     program.assert_no_errors();
 }
+
+/// `-c CODE` has no file to save, but the modules it imports from the watched directory
+/// are patched like a script's.
+#[test]
+fn modules_imported_by_dash_c_code_are_patched() {
+    let dir = project(&[("helper.py", "def probe():\n    return 'helper v1'\n")]);
+    let code = format!("from helper import probe\n{LOOP}");
+    let mut program = start(dir.path(), &["-v", "-c", &code]);
+    program.expect("helper v1");
+    edit(&dir.path().join("helper.py"), "v1", "v2");
+    program.expect("helper v2");
+    let stderr = program.expect_stderr("Update helper.probe");
+    assert!(stderr.contains("Watch "), "{stderr}");
+}

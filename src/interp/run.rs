@@ -15,7 +15,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use crate::develoop::LoopName;
+use crate::develoop::{LoopName, MainSource};
 
 /// What runs as `__main__`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub enum Target {
     Stdin,
     /// `jurigged -m package.module`.
     Module(String),
+    /// `jurigged -c CODE`.
+    Command(OsString),
     /// `jurigged -m package.module:function`: import the module, call the function.
     Call { module: String, function: String },
     /// `jurigged` at a terminal: the interactive prompt.
@@ -76,6 +78,7 @@ pub fn program_argv(target: &Target, args: &[OsString], own_name: &OsString) -> 
         Target::Stdin | Target::Repl => OsString::new(),
         // runpy replaces "-m" with the module's file once it is found.
         Target::Module(_) => OsString::from("-m"),
+        Target::Command(_) => OsString::from("-c"),
         Target::Call { .. } => own_name.clone(),
     };
     std::iter::once(first).chain(args.iter().cloned()).collect()
@@ -98,6 +101,7 @@ pub fn python_command_line(
     match target {
         Target::Script(path) => line.push(path.as_os_str().to_owned()),
         Target::Module(module) => line.extend(["-m".into(), OsString::from(module)]),
+        Target::Command(code) => line.extend(["-c".into(), code.clone()]),
         Target::Call { module, function } => {
             // python has no `-m module:function`; this does the same (an int result is
             // the exit status, anything else is ignored).
@@ -130,6 +134,7 @@ pub fn run(py: Python<'_>, launch: &Launch) -> Exit {
         }
         Target::Stdin => run_stdin(py),
         Target::Module(module) => run_module(py, module, loops),
+        Target::Command(code) => run_command(py, code, loops),
         Target::Call { module, function } => call_function(py, module, function, loops),
         Target::Repl => return run_repl(py, true),
     };
@@ -214,8 +219,8 @@ fn cwd_bytes() -> Vec<u8> {
 }
 
 /// Sets up `--loop` names; a name that names nothing ends the run with one line.
-fn prepare_loops(py: Python<'_>, loops: &[LoopName], main_file: Option<&Path>) -> PyResult<()> {
-    crate::develoop::prepare_loops(py, loops, main_file).map_err(LoopError::new_err)
+fn prepare_loops(py: Python<'_>, loops: &[LoopName], main: Option<MainSource>) -> PyResult<()> {
+    crate::develoop::prepare_loops(py, loops, main).map_err(LoopError::new_err)
 }
 
 pyo3::create_exception!(jurigged, LoopError, pyo3::exceptions::PyException);
@@ -249,7 +254,7 @@ fn run_script_path(py: Python<'_>, given: &Path, loops: &[LoopName]) -> PyResult
     let filename = fs_decode(py, absolute_bytes)?;
     crate::live::register_main(&filename.extract::<String>()?, &source);
     if !loops.is_empty() {
-        prepare_loops(py, loops, Some(&absolute))?;
+        prepare_loops(py, loops, Some(MainSource::File(&absolute)))?;
     }
     run_source(py, &filename, &source)
 }
@@ -302,6 +307,49 @@ fn run_stdin(py: Python<'_>) -> PyResult<Exit> {
     }
     let filename = PyString::new(py, "<stdin>");
     run_source(py, filename.as_any(), &source)
+}
+
+/// `-c CODE`, as python runs it: `sys.path[0]` is `''`, the code is compiled as
+/// `<string>` in `__main__` (no `__file__`). There is no file to save, so the code itself
+/// is never patched; the modules it imports are.
+fn run_command(py: Python<'_>, code: &OsString, loops: &[LoopName]) -> PyResult<Exit> {
+    insert_path0(py, b"")?;
+    // python encodes the decoded argument back to UTF-8, which fails (and is reported)
+    // for bytes the locale could not decode.
+    let utf8 = match fs_decode(py, code.as_bytes())?.call_method1("encode", ("utf-8",)) {
+        Ok(utf8) => utf8.cast_into::<PyBytes>()?,
+        Err(err) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "Unable to decode the command from the command line:"
+            );
+            return Err(err);
+        }
+    };
+    let text = std::str::from_utf8(utf8.as_bytes()).unwrap_or_default();
+    if !loops.is_empty() {
+        prepare_loops(py, loops, Some(MainSource::Code(text)))?;
+    }
+    let source = CString::new(utf8.as_bytes()).map_err(|_| {
+        pyo3::exceptions::PyValueError::new_err("source code cannot contain null bytes")
+    })?;
+    let globals = main_module(py)?
+        .getattr("__dict__")?
+        .cast_into::<PyDict>()?;
+    let locals = main_locals(py, &globals)?;
+    // SAFETY: the GIL is held; globals is a dict and locals a mapping.
+    let result = unsafe {
+        let result = ffi::PyRun_StringFlags(
+            source.as_ptr(),
+            ffi::Py_file_input,
+            globals.as_ptr(),
+            locals.as_ptr(),
+            std::ptr::null_mut(),
+        );
+        Bound::from_owned_ptr_or_err(py, result).map(drop)
+    };
+    flush_std_streams(py);
+    result.map(|()| Exit::OK)
 }
 
 /// Runs source code in `__main__` like `PyRun_SimpleFileObject`: `__file__`, `__cached__`
@@ -443,7 +491,11 @@ fn run_module(py: Python<'_>, module: &str, loops: &[LoopName]) -> PyResult<Exit
             crate::live::register_main(origin, &source);
         }
     }
-    prepare_loops(py, loops, origin.as_deref().map(Path::new))?;
+    prepare_loops(
+        py,
+        loops,
+        origin.as_deref().map(|o| MainSource::File(Path::new(o))),
+    )?;
     let sys = py.import("sys")?;
     sys.getattr("argv")?.set_item(0, spec.getattr("origin")?)?;
     let globals = main_module(py)?
