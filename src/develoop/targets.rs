@@ -429,10 +429,12 @@ mod tests {
             "def f():\n    pass\n\nclass C:\n    def m(self):\n        pass\n",
         )
         .unwrap();
-        assert!(defines(&file, &path(&["f"])));
-        assert!(defines(&file, &path(&["C", "m"])));
-        assert!(!defines(&file, &path(&["g"])));
-        assert!(!defines(&file, &path(&["C", "n"])));
-        assert!(!defines(&file, &path(&["f", "m"])));
+        let main = MainSource::File(&file);
+        assert!(main.defines(&path(&["f"])));
+        assert!(main.defines(&path(&["C", "m"])));
+        assert!(!main.defines(&path(&["g"])));
+        assert!(!main.defines(&path(&["C", "n"])));
+        assert!(!main.defines(&path(&["f", "m"])));
+        assert!(MainSource::Code("def g(): pass").defines(&path(&["g"])));
     }
 }
