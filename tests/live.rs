@@ -959,3 +959,51 @@ fn modules_imported_by_dash_c_code_are_patched() {
     let stderr = program.expect_stderr("Update helper.probe");
     assert!(stderr.contains("Watch "), "{stderr}");
 }
+
+/// A program that calls `jurigged.watch()` itself gets jurigged's lines without `-v`:
+/// `Watch` for the files its pattern matches, then one line per change; files outside the
+/// command line's watch that the pattern names are watched too. `logger=None` is quiet.
+#[test]
+fn jurigged_watch_in_the_program_prints_what_jurigged_prints() {
+    let dir = project(&[
+        ("helper.py", "def probe():\n    return 'helper v1'\n"),
+        ("lib/extra.py", "def word():\n    return 'extra v1'\n"),
+    ]);
+    let app = |call: &str| {
+        script(&format!(
+            "import sys\nsys.path.insert(0, 'lib')\nimport helper, extra, jurigged\n{call}\n\n\
+             def probe():\n    return helper.probe() + ' ' + extra.word()\n"
+        ))
+    };
+    let extra = dir.path().join("lib/extra.py");
+    std::fs::write(
+        dir.path().join("app.py"),
+        app("jurigged.watch(['./*.py', 'lib/*.py'])"),
+    )
+    .unwrap();
+    // The command line watches the project but not lib/.
+    let mut program = start(dir.path(), &["-w", "app.py", "-w", "helper.py", "app.py"]);
+    program.expect("helper v1 extra v1");
+    let stderr = program.stderr();
+    for name in ["app.py", "helper.py", "lib/extra.py"] {
+        assert!(stderr.contains(&format!("/{name}\n")), "{stderr}");
+    }
+    edit(&dir.path().join("helper.py"), "v1", "v2");
+    program.expect("helper v2 extra v1");
+    program.expect_stderr("Update helper.probe @L1");
+    edit(&extra, "v1", "v2");
+    program.expect("helper v2 extra v2");
+    program.expect_stderr("Update extra.word @L1");
+    drop(program);
+
+    std::fs::write(
+        dir.path().join("app.py"),
+        app("jurigged.watch('./*.py', logger=None)"),
+    )
+    .unwrap();
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("helper v2 extra v2");
+    edit(&dir.path().join("helper.py"), "v2", "v3");
+    program.expect("helper v3 extra v2");
+    assert_eq!(program.stderr(), "");
+}

@@ -53,6 +53,10 @@ struct Watched {
 
 struct Service {
     filter: WatchFilter,
+    /// Patterns the program added by calling `jurigged.watch(pattern)`.
+    added: Mutex<Vec<WatchFilter>>,
+    /// The directories the default filter skips (installed code), for those patterns.
+    installed: Vec<PathBuf>,
     log: Logger,
     files: Mutex<HashMap<PathBuf, Watched>>,
     watcher: Mutex<Option<FileWatcher>>,
@@ -80,7 +84,7 @@ static SERVICE: OnceLock<Service> = OnceLock::new();
 pub fn start(py: Python<'_>, settings: &Settings) -> Result<(), String> {
     let cwd = std::env::current_dir().map_err(|err| format!("no current directory: {err}"))?;
     let installed = installed_directories(py).unwrap_or_default();
-    let filter = WatchFilter::new(settings.watch, &cwd, installed)?;
+    let filter = WatchFilter::new(settings.watch, &cwd, installed.clone())?;
     let log = Logger::new(settings.verbose);
     // threading must learn its main thread here, not on our watcher thread later.
     py.import("threading").map_err(|err| err.to_string())?;
@@ -93,6 +97,8 @@ pub fn start(py: Python<'_>, settings: &Settings) -> Result<(), String> {
         .map_err(|err| format!("cannot start watching files: {err}"))?;
     let service = Service {
         filter,
+        added: Mutex::new(Vec::new()),
+        installed,
         log,
         files: Mutex::new(HashMap::new()),
         watcher: Mutex::new(Some(watcher)),
@@ -196,7 +202,7 @@ fn register(filename: &str, source: Option<&[u8]>, is_main: bool) {
         return;
     }
     // Installed code is skipped before any path is resolved.
-    let Some(path) = service.filter.watched(Path::new(filename)) else {
+    let Some(path) = service.watched(Path::new(filename)) else {
         return;
     };
     // Taken before the read: a save after it is seen as a change.
@@ -323,7 +329,70 @@ pub fn apply_saved_changes(py: Python<'_>) {
 
 /// Whether a file is watched (its module would be patched).
 pub fn is_watched(path: &Path) -> bool {
-    service().is_some_and(|service| service.filter.matches(path))
+    service().is_some_and(|service| service.watched(path).is_some())
+}
+
+impl Service {
+    /// The normalised path of a file the command line or `jurigged.watch()` watches.
+    fn watched(&self, path: &Path) -> Option<PathBuf> {
+        self.filter.watched(path).or_else(|| {
+            let added = self.added.lock().unwrap_or_else(|e| e.into_inner());
+            added.iter().find_map(|filter| filter.watched(path))
+        })
+    }
+}
+
+/// `jurigged.watch(pattern)` called by the program: files matching `patterns` (jurigged's
+/// globs: relative to the current directory, `*` crossing directories) are watched too,
+/// modules already loaded included. With `print_lines` (jurigged's default logger), the
+/// operation lines are printed from now on, as with `-v`, starting with a `Watch` line
+/// for every watched file the patterns match.
+pub fn watch_from_program(
+    py: Python<'_>,
+    patterns: Option<&[String]>,
+    print_lines: bool,
+) -> Result<(), String> {
+    let Some(service) = service() else {
+        return Ok(());
+    };
+    let filter = match patterns {
+        Some(patterns) if !patterns.is_empty() => {
+            let cwd =
+                std::env::current_dir().map_err(|err| format!("no current directory: {err}"))?;
+            Some(WatchFilter::new(patterns, &cwd, service.installed.clone())?)
+        }
+        _ => None,
+    };
+    let newly_printing = print_lines && log::print_operations() && !service.log.verbose;
+    if newly_printing {
+        let files = service.files.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<&String> = files
+            .iter()
+            .filter(|(path, _)| filter.as_ref().is_none_or(|filter| filter.matches(path)))
+            .map(|(_, watched)| &watched.code_filename)
+            .collect();
+        names.sort();
+        for name in names {
+            service.log.watch(name);
+        }
+    }
+    let Some(filter) = filter else {
+        return Ok(());
+    };
+    service
+        .added
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(filter);
+    // Modules loaded before, which the command line's filter did not want, are looked at
+    // again.
+    service
+        .seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
+    register_loaded_modules(py);
+    Ok(())
 }
 
 fn apply_paths(service: &Service, mut paths: Vec<PathBuf>, reads: &mut dyn Reads) {
