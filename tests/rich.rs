@@ -493,3 +493,50 @@ fn breakpoint_gets_the_terminal_for_the_whole_debugger_stop() {
     session.expect("the caller got 42");
     assert_eq!(session.wait(), 0);
 }
+
+const ASYNC_AND_GENERATOR: &str = r#"
+import asyncio
+
+
+async def fetch(n):
+    await asyncio.sleep(0.01)
+    return n * 10
+
+
+def squares(n):
+    for i in range(n):
+        yield i * i
+
+
+async def main():
+    print("awaited", await fetch(4))
+
+asyncio.run(main())
+print("listed", list(squares(3)))
+"#;
+
+/// An `async def` under the loop is awaited, a generator is driven: the result panel says
+/// which, the yielded items are given as they come, and the caller gets what it expects.
+#[test]
+fn async_def_is_awaited_and_generators_driven() {
+    let dir = project(ASYNC_AND_GENERATOR);
+    let mut session = spawn(
+        dir.path(),
+        &["--loop", "fetch", "--loop", "squares", "app.py"],
+    );
+    let screen = session.expect_screen("#1 (done");
+    assert!(screen.contains("result (awaited)"), "{screen}");
+    assert!(screen.contains("40"), "{screen}");
+    assert!(!screen.contains("coroutine object"), "{screen}");
+    edit(&dir.path().join("app.py"), "n * 10", "n * 100");
+    let screen = session.expect_screen("#2 (done");
+    assert!(screen.contains("400"), "{screen}");
+    session.send("c");
+    let screen = session.expect_screen("result (generator: 3 items yielded)");
+    assert!(screen.contains("yield[2]"), "{screen}");
+    assert!(screen.contains("[0, 1, 4]"), "{screen}");
+    session.send("c");
+    session.expect("awaited 400");
+    session.expect("listed [0, 1, 4]");
+    assert_eq!(session.wait(), 0);
+}

@@ -62,8 +62,16 @@ impl Develoop {
         };
         let function = self.function.bind(py);
         let first_error = if self.only_on_error {
-            match function.call(&args, kwargs) {
-                Ok(value) => return Ok(value.unbind()),
+            // An `async def` or a generator fails only once awaited or driven.
+            let called = function.call(&args, kwargs).and_then(|value| {
+                if super::drive::needs_driving(py, function) {
+                    Ok(super::drive::drive(py, value)?.for_caller)
+                } else {
+                    Ok(value.unbind())
+                }
+            });
+            match called {
+                Ok(value) => return Ok(value),
                 Err(error) if is_loopable(py, &error) => Some(error),
                 Err(error) => return Err(error),
             }

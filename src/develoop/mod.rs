@@ -8,6 +8,7 @@
 mod api;
 mod basic;
 mod capture;
+mod drive;
 mod format;
 mod output;
 mod runner;
