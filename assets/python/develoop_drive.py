@@ -1,8 +1,10 @@
 # The develoop's driver for looped functions that are `async def` or generators: calling
 # one only makes a coroutine or a generator, so a run also awaits it, or drives it to its
 # end, giving each item it yields as it comes. The caller, on (c)ontinue, gets what it
-# would have got: an awaitable of the result, or a generator replaying the items.
+# would have got: an awaitable of the result, or a generator replaying the items. That is
+# made only when the caller gets it (a coroutine never awaited would warn).
 import asyncio
+import functools
 import inspect
 import os
 
@@ -20,7 +22,8 @@ def needs_driving(function):
 
 
 def drive(value, give):
-    """Awaits or drives `value`: (what was done, result, what the caller gets, None), or
+    """Awaits or drives `value`: (what was done, result, a function making what the caller
+    gets, None), or
     (None, None, None, the error) with the traceback of the program's frames only (it is
     returned, not raised, so that no frame of ours is added to it)."""
     try:
@@ -54,14 +57,14 @@ def _drive(value, give):
                 break
             give(**{f"yield[{len(items)}]": item})
             items.append(item)
-        return _yielded("generator", items), items, _replay(items, returned)
+        return _yielded("generator", items), items, functools.partial(_replay, items, returned)
     if inspect.isasyncgen(value):
         items = _run(_collect(value, give))
-        return _yielded("async generator", items), items, _areplay(items)
+        return _yielded("async generator", items), items, functools.partial(_areplay, items)
     if inspect.iscoroutine(value):
         result = _run(value)
-        return "awaited", result, _resolved(result)
-    return None, value, value
+        return "awaited", result, functools.partial(_resolved, result)
+    return None, value, lambda: value
 
 
 def _yielded(kind, items):

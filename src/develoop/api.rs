@@ -65,7 +65,8 @@ impl Develoop {
             // An `async def` or a generator fails only once awaited or driven.
             let called = function.call(&args, kwargs).and_then(|value| {
                 if super::drive::needs_driving(py, function) {
-                    Ok(super::drive::drive(py, value)?.for_caller)
+                    let driven = super::drive::drive(py, value)?;
+                    super::drive::hand_back(py, driven.for_caller)
                 } else {
                     Ok(value.unbind())
                 }

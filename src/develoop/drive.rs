@@ -29,7 +29,7 @@ pub struct Driven {
     pub kind: Option<String>,
     /// What the run shows as its result (the awaited value, the list of items).
     pub shown: Py<PyAny>,
-    /// What the caller gets on continue.
+    /// Makes what the caller gets on continue (an awaitable, a generator), when it does.
     pub for_caller: Py<PyAny>,
 }
 
@@ -42,6 +42,11 @@ pub fn needs_driving(py: Python<'_>, function: &Bound<'_, PyAny>) -> bool {
                 .is_truthy()
         })
         .unwrap_or(false)
+}
+
+/// What the caller of a driven function gets from `Driven::for_caller`.
+pub fn hand_back(py: Python<'_>, for_caller: Py<PyAny>) -> PyResult<Py<PyAny>> {
+    Ok(for_caller.bind(py).call0()?.unbind())
 }
 
 /// Awaits or drives what a call returned; its error (with the program's frames only) if

@@ -393,6 +393,7 @@ pub fn run_loop(
     }
     loop {
         match command {
+            Command::Continue if driving => return Ok(super::drive::hand_back(py, last?)?),
             Command::Continue => return Ok(last?),
             Command::Quit => return Err(LoopExit::Quit),
             Command::Interrupted => return Err(PyKeyboardInterrupt::new_err(()).into()),
@@ -439,7 +440,8 @@ struct Call<'a, 'py> {
 
 impl Call<'_, '_> {
     /// Calls the function, awaiting or driving what it returns: (what the run shows, what
-    /// the caller gets, how it was had).
+    /// the caller gets (when driving, what makes it: see `drive::hand_back`), how it was
+    /// had).
     fn make(&self, py: Python<'_>) -> PyResult<(Py<PyAny>, Py<PyAny>, Option<String>)> {
         let value = self.function.call(self.args, self.kwargs)?;
         if !self.driving {
