@@ -400,4 +400,7 @@ fn loop_awaits_async_def_and_drives_generators() {
     session.send("c");
     session.expect("listed [0, 1, 4]");
     assert_eq!(session.wait(), 0);
+    // Earlier runs leave no coroutine behind for the caller.
+    let transcript = session.transcript();
+    assert!(!transcript.contains("never awaited"), "{transcript}");
 }
