@@ -330,26 +330,28 @@ fn run_command(py: Python<'_>, code: &OsString, loops: &[LoopName]) -> PyResult<
     if !loops.is_empty() {
         prepare_loops(py, loops, Some(MainSource::Code(text)))?;
     }
-    let source = CString::new(utf8.as_bytes()).map_err(|_| {
-        pyo3::exceptions::PyValueError::new_err("source code cannot contain null bytes")
-    })?;
     let globals = main_module(py)?
         .getattr("__dict__")?
         .cast_into::<PyDict>()?;
-    let locals = main_locals(py, &globals)?;
-    // SAFETY: the GIL is held; globals is a dict and locals a mapping.
-    let result = unsafe {
-        let result = ffi::PyRun_StringFlags(
-            source.as_ptr(),
-            ffi::Py_file_input,
-            globals.as_ptr(),
-            locals.as_ptr(),
-            std::ptr::null_mut(),
-        );
-        Bound::from_owned_ptr_or_err(py, result).map(drop)
-    };
+    let result = compile_command(py, text).and_then(|code| eval_main(py, &code, &globals));
     flush_std_streams(py);
     result.map(|()| Exit::OK)
+}
+
+/// Compiles `-c` code as python does: from text (a coding cookie in it is ignored), as
+/// `<string>`; from 3.13 on its lines are kept for tracebacks, as python 3.13 keeps them.
+fn compile_command<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    let code = py
+        .import("builtins")?
+        .getattr("compile")?
+        .call1((text, "<string>", "exec"))?;
+    if py.version_info() >= (3, 13) {
+        let linecache = py.import("linecache")?;
+        if let Ok(register) = linecache.getattr("_register_code") {
+            register.call1((&code, text, "<string>"))?;
+        }
+    }
+    Ok(code)
 }
 
 /// Runs source code in `__main__` like `PyRun_SimpleFileObject`: `__file__`, `__cached__`
