@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::program::{Program, edit};
+use common::program::{Program, Save, edit, save};
 use common::{LOOP, jurigged, project};
 
 /// (major, minor) of the python jurigged runs.
@@ -27,9 +27,13 @@ fn patch_live(module: &str) {
     let file = dir.path().join(format!("{module}.py"));
     edit(&file, "\"syntax probe 1\"", "\"syntax probe 2\"");
     program.expect("syntax probe 2");
-    // A change above everything else: the whole module is diffed and moved again.
-    edit(&file, "\"\"\"", "\n\"\"\"");
-    edit(&file, "\"syntax probe 2\"", "\"syntax probe 3\"");
+    // With a line added above everything else (one save): the whole module moves.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let text = format!(
+        "\n{}",
+        text.replace("\"syntax probe 2\"", "\"syntax probe 3\"")
+    );
+    save(&file, &text, Save::InPlace);
     program.expect("syntax probe 3");
     program.assert_no_errors();
 }

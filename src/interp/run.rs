@@ -348,7 +348,12 @@ fn compile_command<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAn
     if py.version_info() >= (3, 13) {
         let linecache = py.import("linecache")?;
         if let Ok(register) = linecache.getattr("_register_code") {
-            register.call1((&code, text, "<string>"))?;
+            // 3.13 keys the lines by file name; 3.14 by code object.
+            if py.version_info() >= (3, 14) {
+                register.call1((&code, text, "<string>"))?;
+            } else {
+                register.call1(("<string>", text, "<string>"))?;
+            }
         }
     }
     Ok(code)

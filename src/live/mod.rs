@@ -480,9 +480,12 @@ fn plan_file(service: &Service, path: &Path, reads: &mut dyn Reads) -> Option<Fi
     // A deleted file changes nothing: it may be recreated in a moment.
     let bytes = reads.read(path)?;
     let Some(old_source) = old_source else {
-        service.log.error(&format!(
-            "jurigged: {code_filename} could not be decoded when it was loaded; changes to it are not applied"
-        ));
+        // Python could not decode it either (the import failed): quiet until it can be.
+        if decode_source(&bytes).is_some() {
+            service.log.error(&format!(
+                "jurigged: {code_filename} could not be decoded when it was loaded; changes to it are not applied"
+            ));
+        }
         return None;
     };
     let Some(new_source) = decode_source(&bytes) else {
