@@ -367,7 +367,9 @@ fn script_encodings_and_binary_files() {
 /// tracebacks, `sys.orig_argv` the same command line, exit statuses and syntax errors.
 #[test]
 fn dash_c_code() {
-    let code = "import sys\nprint(sys.argv, repr(sys.path[0]), sys.orig_argv[1:])\n\
+    // sys.orig_argv is 3.10+ in python (jurigged sets it on 3.9 too).
+    let code = "import sys\nprint(sys.argv, repr(sys.path[0]))\n\
+                print(sys.orig_argv[1:] if sys.version_info >= (3, 10) else '')\n\
                 print(__name__, globals().get('__file__'), __spec__, __loader__, __doc__)\n\
                 import pkg.helpers; print(pkg.helpers.__name__)";
     let run = same(&["-c", code, "a", "-b", "-c"], None);

@@ -295,7 +295,10 @@ unsafe extern "C" fn interruptible_sleep(
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return ffi::Py_NewRef(ffi::Py_None());
+                // Py_NewRef is 3.10+: the same, by hand, for 3.9.
+                let none = ffi::Py_None();
+                ffi::Py_IncRef(none);
+                return none;
             }
             let mut fds = [libc::pollfd {
                 fd: wake,
