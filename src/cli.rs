@@ -21,10 +21,10 @@ pub enum LoopInterface {
     name = "jurigged",
     version = version_line(),
     about = "Run a Python program and hot-patch its code whenever a watched file is saved.",
-    override_usage = "jurigged [OPTIONS] [SCRIPT [ARGS]...]\n       jurigged [OPTIONS] -m MODULE[:FUNCTION] [ARGS]...",
+    override_usage = "jurigged [OPTIONS] [SCRIPT [ARGS]...]\n       jurigged [OPTIONS] -m MODULE[:FUNCTION] [ARGS]...\n       jurigged [OPTIONS] -c CODE [ARGS]...",
     args_override_self = true,
     after_help = "Everything after SCRIPT or after -m MODULE is passed to the program.\n\
-                  Without SCRIPT or -m, jurigged starts an interactive Python prompt."
+                  Without SCRIPT, -m or -c, jurigged starts an interactive Python prompt."
 )]
 pub struct Cli {
     /// Start an interactive prompt after the program ends, in its namespace
@@ -47,6 +47,10 @@ pub struct Cli {
     /// Run MODULE as __main__ like `python -m`, or import MODULE and call FUNCTION
     #[arg(short = 'm', value_name = "MODULE[:FUNCTION]")]
     pub module: Option<String>,
+
+    /// Run CODE as __main__ like `python -c` (the modules it imports are patched live)
+    #[arg(short = 'c', value_name = "CODE", conflicts_with = "module")]
+    pub command: Option<OsString>,
 
     /// Re-run function NAME on every save (fn, Class.method, module:fn) (repeatable)
     #[arg(short = 'l', long = "loop", value_name = "NAME")]
@@ -126,8 +130,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
     Ok(cli)
 }
 
-/// Splits `args` into our options (including `-m MODULE` or `SCRIPT`) and the program's
-/// arguments. The program's arguments start right after the script or after `-m MODULE`.
+/// Splits `args` into our options (including `-m MODULE`, `-c CODE` or `SCRIPT`) and the
+/// program's arguments, which start right after the script, `-m MODULE` or `-c CODE`.
 fn split_program_args(args: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
     let mut ours = Vec::new();
     let mut iter = args.into_iter();
@@ -148,13 +152,13 @@ fn split_program_args(args: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
             continue;
         }
         if text.len() > 1 && text.starts_with('-') {
-            // A cluster of short options such as `-iv`, `-wsrc` or `-mpkg.mod`.
+            // A cluster of short options such as `-iv`, `-wsrc`, `-mpkg.mod` or `-c'code'`.
             let mut chars = text[1..].char_indices();
             let mut ends_program = false;
             let mut takes_value = false;
             for (index, flag) in chars.by_ref() {
                 let attached = &text[1 + index + flag.len_utf8()..];
-                if flag == 'm' {
+                if flag == 'm' || flag == 'c' {
                     ends_program = true;
                     takes_value = attached.is_empty();
                     break;
@@ -205,6 +209,20 @@ mod tests {
         let (ours, rest) = split(&["-vmpkg", "a"]);
         assert_eq!(ours, ["-vmpkg"]);
         assert_eq!(rest, ["a"]);
+    }
+
+    #[test]
+    fn code_ends_our_options() {
+        let (ours, rest) = split(&["-v", "-c", "import sys", "-v", "x.py"]);
+        assert_eq!(ours, ["-v", "-c", "import sys"]);
+        assert_eq!(rest, ["-v", "x.py"]);
+        let (ours, rest) = split(&["-ic", "print(1)", "a"]);
+        assert_eq!(ours, ["-ic", "print(1)"]);
+        assert_eq!(rest, ["a"]);
+        let cli = parse(["-c", "pass", "-m", "x"].map(OsString::from).to_vec()).unwrap();
+        assert_eq!(cli.command.as_deref(), Some("pass".as_ref()));
+        assert_eq!(cli.module, None);
+        assert_eq!(cli.args, ["-m", "x"]);
     }
 
     #[test]

@@ -116,6 +116,11 @@ fn choose_target(cli: &cli::Cli, own_name: &OsString, stdin_tty: bool) -> (Targe
             Target::Stdin
         }
     };
+    if let Some(code) = &cli.command {
+        let target = Target::Command(code.clone());
+        let argv = interp::program_argv(&target, &cli.args, own_name);
+        return (target, argv);
+    }
     if let Some(module) = &cli.module {
         let target = match module.split_once(':') {
             Some((module, function)) => Target::Call {

@@ -320,3 +320,87 @@ fn a_save_aborts_time_sleep_on_a_worker_thread() {
     session.send("q");
     assert_eq!(session.wait(), 1);
 }
+
+/// `--loop` with `-c`: a plain name is a function the code defines; a module's function
+/// is patched by its saves as usual.
+#[test]
+fn loop_with_dash_c_code() {
+    let dir = project(&[("helpers.py", "def scale(x):\n    return x * 2\n")]);
+    let code = "def twice(x):\n    return x * 2\n\nprint('twice', twice(4))\n";
+    let mut session = spawn(dir.path(), &["--loop", "twice", "-c", code]);
+    session.expect("---- #1: twice(4) ");
+    session.expect("---- #1: (c)ontinue");
+    session.send("c");
+    session.expect("twice 8");
+    assert_eq!(session.wait(), 0);
+    let code = "import helpers\nprint('scaled', helpers.scale(5))\n";
+    let mut session = spawn(dir.path(), &["--loop", "helpers:scale", "-c", code]);
+    session.expect("---- #1: (c)ontinue");
+    edit(&dir.path().join("helpers.py"), "x * 2", "x * 3");
+    session.expect("---- #2: scale(5) ");
+    session.expect("15");
+    session.expect("---- #2: (c)ontinue");
+    session.send("c");
+    session.expect("scaled 15");
+    assert_eq!(session.wait(), 0);
+}
+
+const ASYNC_AND_GENERATOR: &str = r#"
+import asyncio
+
+
+async def fetch(n):
+    await asyncio.sleep(0.01)
+    print("fetching", n)
+    return n * 10
+
+
+def squares(n):
+    for i in range(n):
+        yield i * i
+    return "done"
+
+
+async def main():
+    print("awaited", await fetch(4))
+    gen = squares(3)
+    print("listed", list(gen))
+
+asyncio.run(main())
+"#;
+
+/// `--loop` on an `async def` awaits each call (inside the program's running event loop
+/// too) and says so; on a generator function it drives the generator, shows each item as
+/// it is yielded and the list as the result. The caller gets an awaitable of the result,
+/// or a generator of the same items.
+#[test]
+fn loop_awaits_async_def_and_drives_generators() {
+    let dir = project(&[("app.py", ASYNC_AND_GENERATOR)]);
+    let mut session = spawn(
+        dir.path(),
+        &["--loop", "fetch", "--loop", "squares", "app.py"],
+    );
+    session.expect("---- #1: fetch(4) ");
+    session.expect("fetching 4");
+    session.expect("---- #1: RESULT (awaited) ");
+    session.expect("40");
+    session.expect("---- #1: (c)ontinue");
+    edit(&dir.path().join("app.py"), "n * 10", "n * 100");
+    session.expect("---- #2: RESULT (awaited) ");
+    session.expect("400");
+    session.expect("---- #2: (c)ontinue");
+    session.send("c");
+    session.expect("awaited 400");
+    session.expect("---- #1: squares(3) ");
+    session.expect("yield[0]: 0");
+    session.expect("yield[2]: 4");
+    session.expect("---- #1: RESULT (generator: 3 items yielded) ");
+    session.expect("[0, 1, 4]");
+    session.expect("---- #1: (c)ontinue");
+    session.send("c");
+    session.expect("listed [0, 1, 4]");
+    assert_eq!(session.wait(), 0);
+    // Earlier runs leave no coroutine behind for the caller.
+    let transcript = session.transcript();
+    assert!(!transcript.contains("never awaited"), "{transcript}");
+}

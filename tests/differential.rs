@@ -326,6 +326,65 @@ fn non_python_files() {
     assert_eq!(run.status, 1);
 }
 
+/// Scripts python cannot decode: its one-line `SyntaxError` (no raw bytes echoed), status
+/// 1; and the encodings it can, from a coding cookie or a BOM.
+#[test]
+fn script_encodings_and_binary_files() {
+    let dir = corpus();
+    let files: [(&str, &[u8]); 7] = [
+        ("png.py", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x01\0"),
+        (
+            "random.py",
+            &[0x92, 0x4c, 0xff, 0x00, 0x0a, 0xe9, 0x17, 0x80, 0x0a],
+        ),
+        ("latin_undeclared.py", b"x = 1\nprint('caf\xe9')\n"),
+        (
+            "cp1252.py",
+            b"# -*- coding: cp1252 -*-\nprint('\x80 caf\xe9')\n",
+        ),
+        ("bom.py", b"\xef\xbb\xbfprint('bom')\n"),
+        ("unknown_codec.py", b"# coding: nonsense\nprint(1)\n"),
+        ("empty.py", b""),
+    ];
+    for (name, bytes) in files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let expected = run_in(dir.path(), &python(), &[name], None);
+        let actual = run_in(dir.path(), &jurigged(), &[name], None);
+        assert_eq!(actual, expected, "{name}");
+    }
+    let run = run_in(dir.path(), &jurigged(), &["png.py"], None);
+    assert_eq!(run.status, 1);
+    assert!(
+        run.stderr
+            .starts_with("SyntaxError: Non-UTF-8 code starting with '\\x89' in file"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}
+
+/// `-c CODE` as python runs it: argv[0] is `-c`, sys.path[0] is '', `<string>` in
+/// tracebacks, `sys.orig_argv` the same command line, exit statuses and syntax errors.
+#[test]
+fn dash_c_code() {
+    // sys.orig_argv is 3.10+ in python (jurigged sets it on 3.9 too).
+    let code = "import sys\nprint(sys.argv, repr(sys.path[0]))\n\
+                print(sys.orig_argv[1:] if sys.version_info >= (3, 10) else '')\n\
+                print(__name__, globals().get('__file__'), __spec__, __loader__, __doc__)\n\
+                import pkg.helpers; print(pkg.helpers.__name__)";
+    let run = same(&["-c", code, "a", "-b", "-c"], None);
+    assert!(
+        run.stdout.starts_with("['-c', 'a', '-b', '-c'] ''"),
+        "{}",
+        run.stdout
+    );
+    same(&["-c", "raise ValueError(1)"], None);
+    same(&["-c", "def f(:"], None);
+    same(&["-c", "import sys; sys.exit(3)", "x"], None);
+    same(&["-c", "print(1)", "-m", "x"], None);
+    same(&["-i", "-c", "x = 5"], Some(b"x * 2\n"));
+}
+
 #[test]
 fn unimportable_modules() {
     let run = same(&["-m", "no_such_module"], None);

@@ -960,3 +960,99 @@ def probe():
     program.expect_stderr("Add __main__.Child.greet");
     program.assert_no_errors();
 }
+
+/// A module and a script declaring another encoding than UTF-8 (PEP 263) are decoded as
+/// python decodes them, and their saves are applied.
+#[test]
+fn files_with_a_coding_cookie_are_patched() {
+    let module = |word: &[u8]| {
+        [
+            &b"# -*- coding: latin-1 -*-\ndef word():\n    return ascii('"[..],
+            word,
+            b"')\n",
+        ]
+        .concat()
+    };
+    // 0x80 is the euro sign in cp1252.
+    let script = |suffix: &[u8]| {
+        [
+            &b"# coding: cp1252\nfrom legacy import word\n\ndef probe():\n    return word() + ascii(' \x80"[..],
+            suffix,
+            b"')\n",
+            LOOP.as_bytes(),
+        ]
+        .concat()
+    };
+    let dir = project(&[]);
+    std::fs::write(dir.path().join("legacy.py"), module(b"caf\xe9")).unwrap();
+    std::fs::write(dir.path().join("app.py"), script(b"1")).unwrap();
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("'caf\\xe9'' \\u20ac1'");
+    std::fs::write(dir.path().join("legacy.py"), module(b"\xe9t\xe9")).unwrap();
+    program.expect("'\\xe9t\\xe9'' \\u20ac1'");
+    std::fs::write(dir.path().join("app.py"), script(b"2")).unwrap();
+    program.expect("'\\xe9t\\xe9'' \\u20ac2'");
+    program.assert_no_errors();
+}
+
+/// `-c CODE` has no file to save, but the modules it imports from the watched directory
+/// are patched like a script's.
+#[test]
+fn modules_imported_by_dash_c_code_are_patched() {
+    let dir = project(&[("helper.py", "def probe():\n    return 'helper v1'\n")]);
+    let code = format!("from helper import probe\n{LOOP}");
+    let mut program = start(dir.path(), &["-v", "-c", &code]);
+    program.expect("helper v1");
+    edit(&dir.path().join("helper.py"), "v1", "v2");
+    program.expect("helper v2");
+    let stderr = program.expect_stderr("Update helper.probe");
+    assert!(stderr.contains("Watch "), "{stderr}");
+}
+
+/// A program that calls `jurigged.watch()` itself gets jurigged's lines without `-v`:
+/// `Watch` for the files its pattern matches, then one line per change; files outside the
+/// command line's watch that the pattern names are watched too. `logger=None` is quiet.
+#[test]
+fn jurigged_watch_in_the_program_prints_what_jurigged_prints() {
+    let dir = project(&[
+        ("helper.py", "def probe():\n    return 'helper v1'\n"),
+        ("lib/extra.py", "def word():\n    return 'extra v1'\n"),
+    ]);
+    let app = |call: &str| {
+        script(&format!(
+            "import sys\nsys.path.insert(0, 'lib')\nimport helper, extra, jurigged\n{call}\n\n\
+             def probe():\n    return helper.probe() + ' ' + extra.word()\n"
+        ))
+    };
+    let extra = dir.path().join("lib/extra.py");
+    std::fs::write(
+        dir.path().join("app.py"),
+        app("jurigged.watch(['./*.py', 'lib/*.py'])"),
+    )
+    .unwrap();
+    // The command line watches the project but not lib/.
+    let mut program = start(dir.path(), &["-w", "app.py", "-w", "helper.py", "app.py"]);
+    program.expect("helper v1 extra v1");
+    let stderr = program.stderr();
+    for name in ["app.py", "helper.py", "lib/extra.py"] {
+        assert!(stderr.contains(&format!("/{name}\n")), "{stderr}");
+    }
+    edit(&dir.path().join("helper.py"), "v1", "v2");
+    program.expect("helper v2 extra v1");
+    program.expect_stderr("Update helper.probe @L1");
+    edit(&extra, "v1", "v2");
+    program.expect("helper v2 extra v2");
+    program.expect_stderr("Update extra.word @L1");
+    drop(program);
+
+    std::fs::write(
+        dir.path().join("app.py"),
+        app("jurigged.watch('./*.py', logger=None)"),
+    )
+    .unwrap();
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("helper v2 extra v2");
+    edit(&dir.path().join("helper.py"), "v2", "v3");
+    program.expect("helper v3 extra v2");
+    assert_eq!(program.stderr(), "");
+}

@@ -313,7 +313,13 @@ fn the_jurigged_module_is_built_in() {
     )
     .unwrap();
     let run = run_in(dir.path(), &jurigged(), &["uses_api.py"], None);
-    assert_eq!(run.stderr, "");
+    // watch() with jurigged's default logger reports what it watches, as jurigged does.
+    assert!(
+        run.stderr.starts_with("Watch /") && run.stderr.ends_with("/uses_api.py\n"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert_eq!(
         run.stdout,
         "True True True\nno __ in builtins without --dev\n"

@@ -62,8 +62,17 @@ impl Develoop {
         };
         let function = self.function.bind(py);
         let first_error = if self.only_on_error {
-            match function.call(&args, kwargs) {
-                Ok(value) => return Ok(value.unbind()),
+            // An `async def` or a generator fails only once awaited or driven.
+            let called = function.call(&args, kwargs).and_then(|value| {
+                if super::drive::needs_driving(py, function) {
+                    let driven = super::drive::drive(py, value)?;
+                    super::drive::hand_back(py, driven.for_caller)
+                } else {
+                    Ok(value.unbind())
+                }
+            });
+            match called {
+                Ok(value) => return Ok(value),
                 Err(error) if is_loopable(py, &error) => Some(error),
                 Err(error) => return Err(error),
             }
@@ -325,8 +334,8 @@ fn split_arguments(text: &str) -> Vec<String> {
     arguments
 }
 
-/// What `jurigged.watch()` returns. Programs that start jurigged 0.6 themselves keep
-/// working: under the `jurigged` binary everything is watched already.
+/// What `jurigged.watch()` returns. Under the `jurigged` binary the watching belongs to the
+/// process, so `stop` and `join` do nothing.
 #[pyclass(module = "jurigged")]
 struct Watcher;
 
@@ -335,13 +344,45 @@ impl Watcher {
     fn stop(&self) {}
 
     fn join(&self) {}
+
+    fn start(&self) {}
 }
 
-/// `jurigged.watch(...)`: accepted for compatibility; the binary already watches.
+/// `jurigged.watch(pattern="./*.py", logger=<default>, registry=None, autostart=True,
+/// debounce=0.05, poll=False)`, for programs that start jurigged 0.6 themselves: the
+/// files matching `pattern` (a glob or a list of them) are watched too, and with the
+/// default logger the `Watch` / `Update` / ... lines are printed as with `-v`;
+/// `logger=None` keeps them quiet. Errors are printed either way, as on the command line.
+/// The command line's debounce and polling stay in force.
 #[pyfunction]
-#[pyo3(signature = (*_args, **_kwargs))]
-fn watch(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Watcher {
-    Watcher
+#[pyo3(signature = (*args, **kwargs))]
+fn watch(
+    py: Python<'_>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Watcher> {
+    let argument = |index: usize, name: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
+        if let Ok(value) = args.get_item(index) {
+            return Ok(Some(value));
+        }
+        match kwargs {
+            Some(kwargs) => kwargs.get_item(name),
+            None => Ok(None),
+        }
+    };
+    // Left out, jurigged's default logger; None, quiet.
+    let print_lines = argument(1, "logger")?.is_none_or(|logger| !logger.is_none());
+    let patterns: Option<Vec<String>> = match argument(0, "pattern")? {
+        None => Some(vec!["./*.py".into()]),
+        Some(pattern) => match pattern.extract::<String>() {
+            Ok(one) => Some(vec![one]),
+            // A list of globs; anything else (a filter function) adds no file.
+            Err(_) => pattern.extract::<Vec<String>>().ok(),
+        },
+    };
+    crate::live::watch_from_program(py, patterns.as_deref(), print_lines)
+        .map_err(pyo3::exceptions::PyValueError::new_err)?;
+    Ok(Watcher)
 }
 
 /// `jurigged._apply_saved_changes()`: apply what was saved, now (hot_restart's `c`);

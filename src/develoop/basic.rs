@@ -91,11 +91,18 @@ impl Interface for Basic {
 
     fn finished(&mut self, run: &Run) {
         let body = match run.status {
-            Status::Done => format!(
-                "{}\n{}\n",
-                rule(run.number, "RESULT"),
-                run.result.as_deref().unwrap_or("")
-            ),
+            Status::Done => {
+                // How an `async def` or a generator's result was had: `RESULT (awaited)`.
+                let label = match &run.result_kind {
+                    Some(kind) => format!("RESULT ({kind})"),
+                    None => "RESULT".into(),
+                };
+                format!(
+                    "{}\n{}\n",
+                    rule(run.number, &label),
+                    run.result.as_deref().unwrap_or("")
+                )
+            }
             Status::Error => {
                 self.say(&format!("{}\n", rule(run.number, "ERROR")));
                 let mut err = std::io::stderr().lock();

@@ -8,28 +8,27 @@
 mod api;
 mod basic;
 mod capture;
+mod drive;
 mod format;
 mod output;
 mod runner;
 mod targets;
 pub mod tui;
 
-use std::path::Path;
-
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 pub use api::install;
 pub use runner::patch_applied;
-pub use targets::LoopName;
+pub use targets::{LoopName, MainSource};
 
 /// Sets up `--loop` names before the program runs; errors are one line for the user.
 pub fn prepare_loops(
     py: Python<'_>,
     names: &[LoopName],
-    main_file: Option<&Path>,
+    main: Option<MainSource>,
 ) -> Result<(), String> {
-    targets::prepare(py, names, main_file)
+    targets::prepare(py, names, main)
 }
 
 /// Whether the main module's top-level code needs our namespace: `--loop` names still

@@ -41,6 +41,9 @@ pub struct Run {
     pub result: Option<String>,
     /// `pprint.pformat(result)`, for interfaces with room for it.
     pub result_pretty: Option<String>,
+    /// How the result was had from an `async def` or a generator: `awaited`,
+    /// `generator: 3 items yielded`...; `None` for a plain call.
+    pub result_kind: Option<String>,
     /// The traceback (the program's frames only) when it raised.
     pub error: Option<String>,
     pub given: Given,
@@ -292,9 +295,10 @@ unsafe extern "C" fn interruptible_sleep(
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                // Py_NewRef is 3.10+.
-                ffi::Py_IncRef(ffi::Py_None());
-                return ffi::Py_None();
+                // Py_NewRef is 3.10+: the same, by hand, for 3.9.
+                let none = ffi::Py_None();
+                ffi::Py_IncRef(none);
+                return none;
             }
             let mut fds = [libc::pollfd {
                 fd: wake,
@@ -363,6 +367,7 @@ pub fn run_loop(
     interface: &mut dyn Interface,
 ) -> Result<Py<PyAny>, LoopExit> {
     let signature = describe_call(function, args, kwargs);
+    let driving = super::drive::needs_driving(py, function);
     let mut number = 0;
     let mut last: Result<Py<PyAny>, PyErr> = Ok(py.None());
     // Errors by run, for the debugger.
@@ -377,6 +382,7 @@ pub fn run_loop(
             seconds: 0.0,
             result: None,
             result_pretty: None,
+            result_kind: None,
             error: Some(crate::interp::format_traceback(py, &error)),
             given: Given::default(),
             stdout: shared(max_lines()),
@@ -390,6 +396,7 @@ pub fn run_loop(
     }
     loop {
         match command {
+            Command::Continue if driving => return Ok(super::drive::hand_back(py, last?)?),
             Command::Continue => return Ok(last?),
             Command::Quit => return Err(LoopExit::Quit),
             Command::Interrupted => return Err(PyKeyboardInterrupt::new_err(()).into()),
@@ -402,8 +409,13 @@ pub fn run_loop(
             }
             Command::Rerun => {
                 number += 1;
-                let (run, outcome) =
-                    run_once(py, function, args, kwargs, number, &signature, interface);
+                let call = Call {
+                    function,
+                    args,
+                    kwargs,
+                    driving,
+                };
+                let (run, outcome) = run_once(py, &call, number, &signature, interface);
                 interface.finished(&run);
                 if let Err(error) = &outcome {
                     errors.push((number, error.clone_ref(py)));
@@ -420,11 +432,33 @@ pub fn run_loop(
     }
 }
 
+/// The looped call.
+struct Call<'a, 'py> {
+    function: &'a Bound<'py, PyAny>,
+    args: &'a Bound<'py, PyTuple>,
+    kwargs: Option<&'a Bound<'py, PyDict>>,
+    /// An `async def` or a generator function: each call is awaited or driven.
+    driving: bool,
+}
+
+impl Call<'_, '_> {
+    /// Calls the function, awaiting or driving what it returns: (what the run shows, what
+    /// the caller gets (when driving, what makes it: see `drive::hand_back`), how it was
+    /// had).
+    fn make(&self, py: Python<'_>) -> PyResult<(Py<PyAny>, Py<PyAny>, Option<String>)> {
+        let value = self.function.call(self.args, self.kwargs)?;
+        if !self.driving {
+            let value = value.unbind();
+            return Ok((value.clone_ref(py), value, None));
+        }
+        let driven = super::drive::drive(py, value)?;
+        Ok((driven.shown, driven.for_caller, driven.kind))
+    }
+}
+
 fn run_once(
     py: Python<'_>,
-    function: &Bound<'_, PyAny>,
-    args: &Bound<'_, PyTuple>,
-    kwargs: Option<&Bound<'_, PyDict>>,
+    call: &Call<'_, '_>,
     number: usize,
     signature: &str,
     interface: &mut dyn Interface,
@@ -437,6 +471,7 @@ fn run_once(
         seconds: 0.0,
         result: None,
         result_pretty: None,
+        result_kind: None,
         error: None,
         given: Given::default(),
         stdout: shared(max_lines()),
@@ -491,7 +526,7 @@ fn run_once(
     // few frames: a line-buffered terminal costs a system call per line (a million lines:
     // seconds), this costs one per 8 KB.
     let buffering = (!interface.live_output()).then(|| BlockBuffering::start(py));
-    let outcome = function.call(args, kwargs).map(Bound::unbind);
+    let outcome = call.make(py);
     if let Some(buffering) = buffering {
         buffering.stop(py);
     }
@@ -509,9 +544,16 @@ fn run_once(
     if let Some(capture) = capture.or_else(|| loan.and_then(|loan| loan.capture)) {
         capture.stop();
     }
+    let outcome = match outcome {
+        Ok((shown, for_caller, kind)) => {
+            run.result_kind = kind;
+            Ok((shown, for_caller))
+        }
+        Err(error) => Err(error),
+    };
     match &outcome {
         _ if aborted => run.status = Status::Aborted,
-        Ok(value) => {
+        Ok((value, _)) => {
             run.status = Status::Done;
             let value = value.bind(py);
             run.result = Some(
@@ -530,7 +572,7 @@ fn run_once(
             run.error = Some(crate::interp::format_traceback(py, error));
         }
     }
-    (run, outcome)
+    (run, outcome.map(|(_, for_caller)| for_caller))
 }
 
 /// sys.stdout and sys.stderr block-buffered for a run, flushed every 30 ms from a Rust

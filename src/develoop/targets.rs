@@ -74,9 +74,9 @@ pub fn wrapping_main() -> bool {
 }
 
 /// Checks and sets up every name before the program runs. Names in other modules are
-/// imported and redirected now; names of the main module (`main_file`, its source) are
+/// imported and redirected now; names of the main module (`main`, its source) are
 /// checked against its definitions and redirected as it runs. Errors are one line.
-pub fn prepare(py: Python<'_>, names: &[LoopName], main_file: Option<&Path>) -> Result<(), String> {
+pub fn prepare(py: Python<'_>, names: &[LoopName], main: Option<MainSource>) -> Result<(), String> {
     for name in names {
         match &name.module {
             Some(module) => {
@@ -97,20 +97,20 @@ pub fn prepare(py: Python<'_>, names: &[LoopName], main_file: Option<&Path>) -> 
                 })?;
             }
             None => {
-                let Some(file) = main_file else {
+                let Some(main) = &main else {
                     return Err(format!(
                         "jurigged: {} {}: there is no script or module to look in (give NAME as module:function)",
                         name.flag(),
                         name.spec
                     ));
                 };
-                if !defines(file, &name.path) {
+                if !main.defines(&name.path) {
                     return Err(format!(
                         "jurigged: {} {}: no function or method '{}' in {}",
                         name.flag(),
                         name.spec,
                         name.path.join("."),
-                        file.display()
+                        main.describe()
                     ));
                 }
                 PENDING
@@ -128,13 +128,37 @@ pub fn main_names_pending() -> bool {
     !PENDING.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
 }
 
-/// Whether the file defines `path` (a top-level function, or a method of a top-level
-/// class) as tree-sitter reads it.
-fn defines(file: &Path, path: &[String]) -> bool {
-    let Ok(text) = std::fs::read_to_string(file) else {
-        return false;
-    };
-    let Ok(tree) = source::parse(&text) else {
+/// The main module's source, where plain `--loop` names are looked up.
+#[derive(Debug, Clone, Copy)]
+pub enum MainSource<'a> {
+    File(&'a Path),
+    /// `-c CODE`.
+    Code(&'a str),
+}
+
+impl MainSource<'_> {
+    /// Whether it defines `path` (a top-level function, or a method of a top-level class).
+    fn defines(&self, path: &[String]) -> bool {
+        let text = match self {
+            MainSource::File(file) => std::fs::read(file)
+                .ok()
+                .and_then(|bytes| crate::live::decode_source(&bytes)),
+            MainSource::Code(code) => Some(code.to_string()),
+        };
+        text.is_some_and(|text| defines(&text, path))
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            MainSource::File(file) => file.display().to_string(),
+            MainSource::Code(_) => "the -c code".into(),
+        }
+    }
+}
+
+/// Whether `text` defines `path` as tree-sitter reads it.
+fn defines(text: &str, path: &[String]) -> bool {
+    let Ok(tree) = source::parse(text) else {
         // Let python report the syntax error when it runs the file.
         return true;
     };
@@ -405,10 +429,12 @@ mod tests {
             "def f():\n    pass\n\nclass C:\n    def m(self):\n        pass\n",
         )
         .unwrap();
-        assert!(defines(&file, &path(&["f"])));
-        assert!(defines(&file, &path(&["C", "m"])));
-        assert!(!defines(&file, &path(&["g"])));
-        assert!(!defines(&file, &path(&["C", "n"])));
-        assert!(!defines(&file, &path(&["f", "m"])));
+        let main = MainSource::File(&file);
+        assert!(main.defines(&path(&["f"])));
+        assert!(main.defines(&path(&["C", "m"])));
+        assert!(!main.defines(&path(&["g"])));
+        assert!(!main.defines(&path(&["C", "n"])));
+        assert!(!main.defines(&path(&["f", "m"])));
+        assert!(MainSource::Code("def g(): pass").defines(&path(&["g"])));
     }
 }

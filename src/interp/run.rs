@@ -15,7 +15,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use crate::develoop::LoopName;
+use crate::develoop::{LoopName, MainSource};
 
 /// What runs as `__main__`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub enum Target {
     Stdin,
     /// `jurigged -m package.module`.
     Module(String),
+    /// `jurigged -c CODE`.
+    Command(OsString),
     /// `jurigged -m package.module:function`: import the module, call the function.
     Call { module: String, function: String },
     /// `jurigged` at a terminal: the interactive prompt.
@@ -76,6 +78,7 @@ pub fn program_argv(target: &Target, args: &[OsString], own_name: &OsString) -> 
         Target::Stdin | Target::Repl => OsString::new(),
         // runpy replaces "-m" with the module's file once it is found.
         Target::Module(_) => OsString::from("-m"),
+        Target::Command(_) => OsString::from("-c"),
         Target::Call { .. } => own_name.clone(),
     };
     std::iter::once(first).chain(args.iter().cloned()).collect()
@@ -98,6 +101,7 @@ pub fn python_command_line(
     match target {
         Target::Script(path) => line.push(path.as_os_str().to_owned()),
         Target::Module(module) => line.extend(["-m".into(), OsString::from(module)]),
+        Target::Command(code) => line.extend(["-c".into(), code.clone()]),
         Target::Call { module, function } => {
             // python has no `-m module:function`; this does the same (an int result is
             // the exit status, anything else is ignored).
@@ -130,6 +134,7 @@ pub fn run(py: Python<'_>, launch: &Launch) -> Exit {
         }
         Target::Stdin => run_stdin(py),
         Target::Module(module) => run_module(py, module, loops),
+        Target::Command(code) => run_command(py, code, loops),
         Target::Call { module, function } => call_function(py, module, function, loops),
         Target::Repl => return run_repl(py, true),
     };
@@ -214,8 +219,8 @@ fn cwd_bytes() -> Vec<u8> {
 }
 
 /// Sets up `--loop` names; a name that names nothing ends the run with one line.
-fn prepare_loops(py: Python<'_>, loops: &[LoopName], main_file: Option<&Path>) -> PyResult<()> {
-    crate::develoop::prepare_loops(py, loops, main_file).map_err(LoopError::new_err)
+fn prepare_loops(py: Python<'_>, loops: &[LoopName], main: Option<MainSource>) -> PyResult<()> {
+    crate::develoop::prepare_loops(py, loops, main).map_err(LoopError::new_err)
 }
 
 pyo3::create_exception!(jurigged, LoopError, pyo3::exceptions::PyException);
@@ -249,7 +254,7 @@ fn run_script_path(py: Python<'_>, given: &Path, loops: &[LoopName]) -> PyResult
     let filename = fs_decode(py, absolute_bytes)?;
     crate::live::register_main(&filename.extract::<String>()?, &source, true);
     if !loops.is_empty() {
-        prepare_loops(py, loops, Some(&absolute))?;
+        prepare_loops(py, loops, Some(MainSource::File(&absolute)))?;
     }
     run_source(py, &filename, &source)
 }
@@ -304,6 +309,56 @@ fn run_stdin(py: Python<'_>) -> PyResult<Exit> {
     run_source(py, filename.as_any(), &source)
 }
 
+/// `-c CODE`, as python runs it: `sys.path[0]` is `''`, the code is compiled as
+/// `<string>` in `__main__` (no `__file__`). There is no file to save, so the code itself
+/// is never patched; the modules it imports are.
+fn run_command(py: Python<'_>, code: &OsString, loops: &[LoopName]) -> PyResult<Exit> {
+    insert_path0(py, b"")?;
+    // python encodes the decoded argument back to UTF-8, which fails (and is reported)
+    // for bytes the locale could not decode.
+    let utf8 = match fs_decode(py, code.as_bytes())?.call_method1("encode", ("utf-8",)) {
+        Ok(utf8) => utf8.cast_into::<PyBytes>()?,
+        Err(err) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "Unable to decode the command from the command line:"
+            );
+            return Err(err);
+        }
+    };
+    let text = std::str::from_utf8(utf8.as_bytes()).unwrap_or_default();
+    if !loops.is_empty() {
+        prepare_loops(py, loops, Some(MainSource::Code(text)))?;
+    }
+    let globals = main_module(py)?
+        .getattr("__dict__")?
+        .cast_into::<PyDict>()?;
+    let result = compile_command(py, text).and_then(|code| eval_main(py, &code, &globals));
+    flush_std_streams(py);
+    result.map(|()| Exit::OK)
+}
+
+/// Compiles `-c` code as python does: from text (a coding cookie in it is ignored), as
+/// `<string>`; from 3.13 on its lines are kept for tracebacks, as python 3.13 keeps them.
+fn compile_command<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    let code = py
+        .import("builtins")?
+        .getattr("compile")?
+        .call1((text, "<string>", "exec"))?;
+    if py.version_info() >= (3, 13) {
+        let linecache = py.import("linecache")?;
+        if let Ok(register) = linecache.getattr("_register_code") {
+            // 3.13 keys the lines by file name; 3.14 by code object.
+            if py.version_info() >= (3, 14) {
+                register.call1((&code, text, "<string>"))?;
+            } else {
+                register.call1(("<string>", text, "<string>"))?;
+            }
+        }
+    }
+    Ok(code)
+}
+
 /// Runs source code in `__main__` like `PyRun_SimpleFileObject`: `__file__`, `__cached__`
 /// and `__loader__` set while it runs, output flushed after.
 fn run_source(py: Python<'_>, filename: &Bound<'_, PyAny>, source: &[u8]) -> PyResult<Exit> {
@@ -328,71 +383,84 @@ fn run_source(py: Python<'_>, filename: &Bound<'_, PyAny>, source: &[u8]) -> PyR
     result.map(|()| Exit::OK)
 }
 
+/// Compiles and runs source with python's own file reader, as `python script.py` does: the
+/// coding cookie, a BOM, NUL bytes and non-UTF-8 bytes are handled, and reported, in
+/// python's words (`SyntaxError: Non-UTF-8 code starting with '\\x89' in file ...`).
 fn compile_and_eval(
     py: Python<'_>,
     filename: &Bound<'_, PyAny>,
     source: &[u8],
     globals: &Bound<'_, PyDict>,
 ) -> PyResult<()> {
-    let mut source = source;
-    if let Some(nul) = source.iter().position(|&b| b == 0) {
-        if py.version_info() < (3, 11) {
-            // Before 3.11 the file parser stopped reading at a NUL byte.
-            source = &source[..nul];
-        } else {
-            return Err(null_bytes_error(py, filename, source, nul));
-        }
-    }
-    let builtins = py.import("builtins")?;
-    let code = builtins.getattr("compile")?.call1((
-        PyBytes::new(py, source),
-        filename,
-        "exec",
-        0,
-        true,
-    ))?;
-    eval_main(py, &code, globals)
-}
-
-/// Evaluates the main module's code. Evaluating from Rust adds no Python frame, so
-/// tracebacks start at the program like python's. With `--loop` names still to define, the
-/// top-level code runs with a namespace that redirects them as soon as they are bound.
-fn eval_main(py: Python<'_>, code: &Bound<'_, PyAny>, globals: &Bound<'_, PyDict>) -> PyResult<()> {
-    let locals = if crate::develoop::main_loops_pending() {
-        crate::develoop::main_namespace(py, globals)?
-    } else {
-        globals.clone().into_any()
+    let locals = main_locals(py, globals)?;
+    // SAFETY: `filename` is a str; encoding it gives a new bytes object or an error.
+    let encoded = unsafe {
+        Bound::from_owned_ptr_or_err(py, ffi::PyUnicode_EncodeFSDefault(filename.as_ptr()))?
     };
-    // SAFETY: `code` is a code object; `globals` is a dict and `locals` a mapping.
+    let name = CString::new(encoded.cast_into::<PyBytes>()?.as_bytes().to_vec())
+        .map_err(|_| pyo3::exceptions::PyValueError::new_err("embedded null byte"))?;
+    let stream = memory_stream(source)?;
+    // SAFETY: PyRun_FileExFlags closes the stream (closeit = 1). globals is a dict and
+    // locals a mapping; the GIL is held.
     unsafe {
-        let result = ffi::PyEval_EvalCode(code.as_ptr(), globals.as_ptr(), locals.as_ptr());
+        let result = ffi::PyRun_FileExFlags(
+            stream,
+            name.as_ptr(),
+            ffi::Py_file_input,
+            globals.as_ptr(),
+            locals.as_ptr(),
+            1,
+            std::ptr::null_mut(),
+        );
         Bound::from_owned_ptr_or_err(py, result).map(drop)
     }
 }
 
-/// The file parser's report of a NUL byte (compile() words it differently): the line
-/// holding the NUL, cut there.
-fn null_bytes_error(
-    py: Python<'_>,
-    filename: &Bound<'_, PyAny>,
-    source: &[u8],
-    nul: usize,
-) -> PyErr {
-    let line_start = source[..nul]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    let line_number = source[..nul].iter().filter(|&&b| b == b'\n').count() + 1;
-    let text = String::from_utf8_lossy(&source[line_start..nul]).into_owned();
-    let error = py.import("builtins").and_then(|builtins| {
-        builtins.getattr("SyntaxError")?.call1((
-            "source code cannot contain null bytes",
-            (filename, line_number, 0, text),
-        ))
-    });
-    match error {
-        Ok(error) => PyErr::from_value(error),
-        Err(err) => err,
+/// A C stream reading `bytes` (the source we read, and watch). It has a real file
+/// descriptor, which python's reader needs for a coding cookie (it reopens the descriptor
+/// with `io.open`).
+fn memory_stream(bytes: &[u8]) -> std::io::Result<*mut libc::FILE> {
+    use std::io::Seek;
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    // SAFETY: a new anonymous file, owned by the File below.
+    let fd = unsafe { libc::memfd_create(c"jurigged-source".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created and belongs to no one else.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    file.write_all(bytes)?;
+    file.rewind()?;
+    let fd = file.into_raw_fd();
+    // SAFETY: the stream takes ownership of `fd`.
+    let stream = unsafe { libc::fdopen(fd, c"rb".as_ptr()) };
+    if stream.is_null() {
+        let error = std::io::Error::last_os_error();
+        // SAFETY: fdopen failed, so `fd` is still ours to close.
+        unsafe { libc::close(fd) };
+        return Err(error);
+    }
+    Ok(stream.cast())
+}
+
+/// The locals the main module's top-level code runs with: its globals, or with `--loop`
+/// names still to define, a namespace that redirects them as soon as they are bound.
+fn main_locals<'py>(py: Python<'py>, globals: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyAny>> {
+    if crate::develoop::main_loops_pending() {
+        crate::develoop::main_namespace(py, globals)
+    } else {
+        Ok(globals.clone().into_any())
+    }
+}
+
+/// Evaluates the main module's code. Evaluating from Rust adds no Python frame, so
+/// tracebacks start at the program like python's.
+fn eval_main(py: Python<'_>, code: &Bound<'_, PyAny>, globals: &Bound<'_, PyDict>) -> PyResult<()> {
+    let locals = main_locals(py, globals)?;
+    // SAFETY: `code` is a code object; `globals` is a dict and `locals` a mapping.
+    unsafe {
+        let result = ffi::PyEval_EvalCode(code.as_ptr(), globals.as_ptr(), locals.as_ptr());
+        Bound::from_owned_ptr_or_err(py, result).map(drop)
     }
 }
 
@@ -430,7 +498,11 @@ fn run_module(py: Python<'_>, module: &str, loops: &[LoopName]) -> PyResult<Exit
             crate::live::register_main(origin, &source, false);
         }
     }
-    prepare_loops(py, loops, origin.as_deref().map(Path::new))?;
+    prepare_loops(
+        py,
+        loops,
+        origin.as_deref().map(|o| MainSource::File(Path::new(o))),
+    )?;
     let sys = py.import("sys")?;
     sys.getattr("argv")?.set_item(0, spec.getattr("origin")?)?;
     let globals = main_module(py)?

@@ -2,6 +2,16 @@
 //! `Update`, `Add`, `Run`, `Delete` with `-v`; errors always. Coloured on a terminal.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Turned on by the program calling `jurigged.watch()` with jurigged's default logger: the
+/// operation lines are printed as with `-v`.
+static WATCH_LINES: AtomicBool = AtomicBool::new(false);
+
+/// Prints operation lines from now on, as `-v` does; false if they were printed already.
+pub fn print_operations() -> bool {
+    !WATCH_LINES.swap(true, Ordering::SeqCst)
+}
 
 /// Bold, bold yellow, bold green, bold red.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +48,10 @@ impl Logger {
         }
     }
 
+    fn verbose(&self) -> bool {
+        self.verbose || WATCH_LINES.load(Ordering::Relaxed)
+    }
+
     fn line(&self, style: Style, text: &str) {
         // A full-screen interface owns the terminal: lines go to its status line instead
         // of scribbling over it.
@@ -55,35 +69,35 @@ impl Logger {
 
     /// `Watch /abs/app.py`
     pub fn watch(&self, path: &str) {
-        if self.verbose {
+        if self.verbose() {
             self.line(Style::Bold, &format!("Watch {path}"));
         }
     }
 
     /// `Update app.f @L3`
     pub fn update(&self, dotted: &str, line: usize) {
-        if self.verbose {
+        if self.verbose() {
             self.line(Style::Yellow, &format!("Update {dotted} @L{line}"));
         }
     }
 
     /// `Add app.g @L10`
     pub fn add(&self, dotted: &str, line: usize) {
-        if self.verbose {
+        if self.verbose() {
             self.line(Style::Green, &format!("Add {dotted} @L{line}"));
         }
     }
 
     /// `Run app @L4: x = 2`
     pub fn run(&self, dotted: &str, line: usize, text: &str) {
-        if self.verbose {
+        if self.verbose() {
             self.line(Style::Green, &format!("Run {dotted} @L{line}: {text}"));
         }
     }
 
     /// `Delete app.f @L3`
     pub fn delete(&self, dotted: &str, line: usize) {
-        if self.verbose {
+        if self.verbose() {
             self.line(Style::Red, &format!("Delete {dotted} @L{line}"));
         }
     }

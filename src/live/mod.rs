@@ -41,7 +41,7 @@ pub struct Settings<'a> {
 struct Watched {
     /// The name the interpreter uses for it (`co_filename`, `__file__`).
     code_filename: String,
-    /// The running version; `None` if it is not UTF-8 (such files are not patched).
+    /// The running version; `None` if it cannot be decoded (such files are not patched).
     source: Option<String>,
     /// The version the module was loaded from (a running top-level statement's lines),
     /// kept from the first change on.
@@ -53,6 +53,10 @@ struct Watched {
 
 struct Service {
     filter: WatchFilter,
+    /// Patterns the program added by calling `jurigged.watch(pattern)`.
+    added: Mutex<Vec<WatchFilter>>,
+    /// The directories the default filter skips (installed code), for those patterns.
+    installed: Vec<PathBuf>,
     log: Logger,
     files: Mutex<HashMap<PathBuf, Watched>>,
     watcher: Mutex<Option<FileWatcher>>,
@@ -80,7 +84,7 @@ static SERVICE: OnceLock<Service> = OnceLock::new();
 pub fn start(py: Python<'_>, settings: &Settings) -> Result<(), String> {
     let cwd = std::env::current_dir().map_err(|err| format!("no current directory: {err}"))?;
     let installed = installed_directories(py).unwrap_or_default();
-    let filter = WatchFilter::new(settings.watch, &cwd, installed)?;
+    let filter = WatchFilter::new(settings.watch, &cwd, installed.clone())?;
     let log = Logger::new(settings.verbose);
     // threading must learn its main thread here, not on our watcher thread later.
     py.import("threading").map_err(|err| err.to_string())?;
@@ -93,6 +97,8 @@ pub fn start(py: Python<'_>, settings: &Settings) -> Result<(), String> {
         .map_err(|err| format!("cannot start watching files: {err}"))?;
     let service = Service {
         filter,
+        added: Mutex::new(Vec::new()),
+        installed,
         log,
         files: Mutex::new(HashMap::new()),
         watcher: Mutex::new(Some(watcher)),
@@ -207,7 +213,7 @@ fn register_file(filename: &str, source: Option<&[u8]>, is_main: bool, always: b
         return;
     }
     // Installed code is skipped before any path is resolved.
-    let watched = service.filter.watched(Path::new(filename));
+    let watched = service.watched(Path::new(filename));
     let Some(path) = watched.or_else(|| always.then(|| filter::normalise(Path::new(filename))))
     else {
         return;
@@ -229,7 +235,7 @@ fn register_file(filename: &str, source: Option<&[u8]>, is_main: bool, always: b
         path.clone(),
         Watched {
             code_filename: filename.to_string(),
-            source: bytes.and_then(|b| String::from_utf8(b).ok()),
+            source: bytes.and_then(|b| decode_source(&b)),
             loaded_source: None,
             running_aliases: Vec::new(),
             is_main,
@@ -350,7 +356,70 @@ pub fn apply_saved_changes(py: Python<'_>) -> Vec<String> {
 
 /// Whether a file is watched (its module would be patched).
 pub fn is_watched(path: &Path) -> bool {
-    service().is_some_and(|service| service.filter.matches(path))
+    service().is_some_and(|service| service.watched(path).is_some())
+}
+
+impl Service {
+    /// The normalised path of a file the command line or `jurigged.watch()` watches.
+    fn watched(&self, path: &Path) -> Option<PathBuf> {
+        self.filter.watched(path).or_else(|| {
+            let added = self.added.lock().unwrap_or_else(|e| e.into_inner());
+            added.iter().find_map(|filter| filter.watched(path))
+        })
+    }
+}
+
+/// `jurigged.watch(pattern)` called by the program: files matching `patterns` (jurigged's
+/// globs: relative to the current directory, `*` crossing directories) are watched too,
+/// modules already loaded included. With `print_lines` (jurigged's default logger), the
+/// operation lines are printed from now on, as with `-v`, starting with a `Watch` line
+/// for every watched file the patterns match.
+pub fn watch_from_program(
+    py: Python<'_>,
+    patterns: Option<&[String]>,
+    print_lines: bool,
+) -> Result<(), String> {
+    let Some(service) = service() else {
+        return Ok(());
+    };
+    let filter = match patterns {
+        Some(patterns) if !patterns.is_empty() => {
+            let cwd =
+                std::env::current_dir().map_err(|err| format!("no current directory: {err}"))?;
+            Some(WatchFilter::new(patterns, &cwd, service.installed.clone())?)
+        }
+        _ => None,
+    };
+    let newly_printing = print_lines && log::print_operations() && !service.log.verbose;
+    if newly_printing {
+        let files = service.files.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<&String> = files
+            .iter()
+            .filter(|(path, _)| filter.as_ref().is_none_or(|filter| filter.matches(path)))
+            .map(|(_, watched)| &watched.code_filename)
+            .collect();
+        names.sort();
+        for name in names {
+            service.log.watch(name);
+        }
+    }
+    let Some(filter) = filter else {
+        return Ok(());
+    };
+    service
+        .added
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(filter);
+    // Modules loaded before, which the command line's filter did not want, are looked at
+    // again.
+    service
+        .seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
+    register_loaded_modules(py);
+    Ok(())
 }
 
 fn apply_paths(service: &Service, mut paths: Vec<PathBuf>, reads: &mut dyn Reads) {
@@ -436,14 +505,17 @@ fn plan_file(service: &Service, path: &Path, reads: &mut dyn Reads) -> Option<Fi
     // A deleted file changes nothing: it may be recreated in a moment.
     let bytes = reads.read(path)?;
     let Some(old_source) = old_source else {
-        service.log.error(&format!(
-            "jurigged: {code_filename} is not UTF-8; changes to it are not applied"
-        ));
+        // Python could not decode it either (the import failed): quiet until it can be.
+        if decode_source(&bytes).is_some() {
+            service.log.error(&format!(
+                "jurigged: {code_filename} could not be decoded when it was loaded; changes to it are not applied"
+            ));
+        }
         return None;
     };
-    let Ok(new_source) = String::from_utf8(bytes) else {
+    let Some(new_source) = decode_source(&bytes) else {
         service.log.error(&format!(
-            "jurigged: {code_filename} is not UTF-8 any more; the change was not applied"
+            "jurigged: {code_filename} is not valid in its encoding (UTF-8 unless a coding comment says otherwise); the change was not applied"
         ));
         return None;
     };
@@ -593,7 +665,7 @@ fn read_settled(path: &Path) -> Option<Vec<u8>> {
     let mut bytes = std::fs::read(path).ok()?;
     for _ in 0..5 {
         let suspicious = bytes.is_empty()
-            || std::str::from_utf8(&bytes).map_or(true, |text| source::parse(text).is_err());
+            || decode_source(&bytes).is_none_or(|text| source::parse(&text).is_err());
         if !suspicious {
             break;
         }
@@ -615,6 +687,22 @@ fn reported_syntax_errors() -> std::sync::MutexGuard<'static, HashMap<String, u6
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner())
+}
+
+/// A source file's text, decoded as python decodes it (a coding cookie, a BOM, else
+/// UTF-8); `None` when it cannot be.
+pub fn decode_source(bytes: &[u8]) -> Option<String> {
+    match source::decode(bytes) {
+        source::Decoded::Text(text) => Some(text),
+        source::Decoded::Invalid => None,
+        // Rare (cp1252, shift_jis...): python's codec, the one that decoded the import.
+        source::Decoded::NeedsCodec(codec) => Python::attach(|py| {
+            let text = pyo3::types::PyBytes::new(py, bytes)
+                .call_method1("decode", (codec,))
+                .and_then(|text| text.extract::<String>());
+            text.ok()
+        }),
+    }
 }
 
 /// Reports a save that does not parse, in python's words (file, line, caret).

@@ -4,11 +4,14 @@
 
 mod changes;
 mod diff;
+mod encoding;
 mod locate;
 mod outline;
 mod parse;
+mod type_defaults;
 
 pub use changes::{Changes, changes};
 pub use diff::Op;
+pub use encoding::{Decoded, decode};
 pub use locate::{locate, mask};
 pub use parse::{Definition, Kind, ModuleTree, parse};

@@ -183,6 +183,7 @@ fn view_of(run: &Run) -> RunView {
         seconds: run.seconds,
         started: run.started,
         result: run.result_pretty.clone().or_else(|| run.result.clone()),
+        result_kind: run.result_kind.clone(),
         error: run.error.clone(),
         given: run.given.clone(),
         stdout: run.stdout.clone(),

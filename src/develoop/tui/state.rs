@@ -17,6 +17,8 @@ pub struct RunView {
     pub seconds: f64,
     pub started: Instant,
     pub result: Option<String>,
+    /// `awaited`, `generator: 3 items yielded`: shown in the result panel's title.
+    pub result_kind: Option<String>,
     pub error: Option<String>,
     pub given: Given,
     pub stdout: SharedOutput,
@@ -273,6 +275,7 @@ mod tests {
             seconds: 0.057,
             started: Instant::now(),
             result: (status == Status::Done).then(|| "42".into()),
+            result_kind: None,
             error: (status == Status::Error).then(|| "Traceback\nValueError: x".into()),
             given: Arc::new(Mutex::new(Vec::new())),
             stdout,

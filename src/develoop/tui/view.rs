@@ -231,9 +231,14 @@ fn draw_panel(
     }
     let total = app.lines(panel);
     let scroll = app.scroll(panel);
-    let mut name = format!(" {} ", panel.title());
+    let mut heading = panel.title().to_string();
+    if let (Panel::Result, Some(kind)) = (panel, &run.result_kind) {
+        // An `async def` awaited, a generator driven: `result (awaited)`.
+        heading = format!("{heading} ({kind})");
+    }
+    let mut name = format!(" {heading} ");
     if scroll > 0 {
-        name = format!(" {} (↑{scroll}) ", panel.title());
+        name = format!(" {heading} (↑{scroll}) ");
     }
     let block = Block::default()
         .borders(Borders::ALL)
@@ -365,6 +370,7 @@ mod tests {
             seconds: 0.057,
             started: Instant::now(),
             result: (status == Status::Done).then(|| "{'total': 42,\n 'items': [1, 2, 3]}".into()),
+            result_kind: None,
             error: (status == Status::Error).then(|| {
                 "Traceback (most recent call last):\n  File \"/app.py\", line 3, in compute\n    return 1 / 0\nZeroDivisionError: division by zero".into()
             }),
