@@ -20,6 +20,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -75,10 +76,9 @@ pub enum Mode {
 enum Message {
     /// What the polling watcher saw.
     Polled(notify::Result<notify::Event>),
-    /// Watch a file; the sender is told once the watch is in place.
-    /// Watch a file; `Some(stamp)`: as the program read it; the sender is told once the
-    /// watch is in place.
-    Watch(PathBuf, Option<Stamp>, Sender<()>),
+    /// Watch a file; `Some(stamp)`: as the program read it; the sender, if any, is told
+    /// once the watch is in place.
+    Watch(PathBuf, Option<Stamp>, Option<Sender<()>>),
     Stop,
 }
 
@@ -88,6 +88,9 @@ enum Message {
 struct Mailbox {
     sender: Sender<Message>,
     wake: Arc<UnixStream>,
+    /// The thread will look at its messages soon without being woken: it is reading
+    /// a burst of imports (see IMPORT_BURST).
+    looking_soon: Arc<AtomicBool>,
 }
 
 impl Mailbox {
@@ -97,7 +100,19 @@ impl Mailbox {
         let _ = (&*self.wake).write(&[1]);
         sent
     }
+
+    /// Sends a message that can wait a moment: during a burst of imports the thread reads
+    /// them every IMPORT_BURST, and the program never pays for waking it at each import.
+    fn send_soon(&self, message: Message) {
+        let _ = self.sender.send(message);
+        if !self.looking_soon.load(Ordering::Acquire) {
+            let _ = (&*self.wake).write(&[1]);
+        }
+    }
 }
+
+/// How often the thread reads its messages during a burst of imports.
+const IMPORT_BURST: Duration = Duration::from_millis(20);
 
 /// What a file looked like: modification time and length.
 pub type Stamp = (std::time::SystemTime, u64);
@@ -130,6 +145,7 @@ impl FileWatcher {
         let mailbox = Mailbox {
             sender,
             wake: Arc::new(wake_sender),
+            looking_soon: Arc::default(),
         };
         let thread_mailbox = mailbox.clone();
         let thread = std::thread::Builder::new()
@@ -149,7 +165,7 @@ impl FileWatcher {
     #[cfg(test)]
     pub fn watch(&self, file: PathBuf) {
         let (done, wait) = mpsc::channel();
-        if self.mailbox.send(Message::Watch(file, None, done)) {
+        if self.mailbox.send(Message::Watch(file, None, Some(done))) {
             let _ = wait.recv_timeout(Duration::from_secs(5));
         }
     }
@@ -158,8 +174,8 @@ impl FileWatcher {
     /// waiting (every import calls this): once the watch is in place, a file that no longer
     /// looks like `stamp` is taken as saved meanwhile.
     pub fn watch_as_read(&self, file: PathBuf, stamp: Stamp) {
-        let (done, _) = mpsc::channel();
-        self.mailbox.send(Message::Watch(file, Some(stamp), done));
+        self.mailbox
+            .send_soon(Message::Watch(file, Some(stamp), None));
     }
 
     /// Stops the thread and waits for it (a batch being applied finishes first).
@@ -288,6 +304,8 @@ struct Watching {
     last_event: Instant,
     /// When the current batch started; files still being written hold it back this long.
     batch_start: Instant,
+    /// During a burst of imports: when to read the messages next (nothing wakes us).
+    burst_check: Option<Instant>,
 }
 
 impl Watching {
@@ -312,6 +330,7 @@ impl Watching {
             rechecks: Vec::new(),
             last_event: Instant::now(),
             batch_start: Instant::now(),
+            burst_check: None,
         }
     }
 
@@ -326,6 +345,7 @@ impl Watching {
                 self.activation_due(),
                 self.batch_due(),
                 self.rechecks.iter().map(|(due, _)| *due).min(),
+                self.burst_check,
             ]
             .into_iter()
             .flatten()
@@ -334,20 +354,19 @@ impl Watching {
             let now = Instant::now();
             let mut buffer = [0u8; 64];
             while matches!(wake.read(&mut buffer), Ok(n) if n > 0) {}
-            loop {
-                match receiver.try_recv() {
-                    Ok(Message::Stop) | Err(TryRecvError::Disconnected) => return,
-                    Ok(Message::Watch(file, stamp, done)) => {
-                        self.add(file, stamp);
-                        let _ = done.send(());
-                    }
-                    Ok(Message::Polled(Ok(event))) => {
-                        for path in event.paths {
-                            self.changed(path, Change::Complete);
-                        }
-                    }
-                    Ok(Message::Polled(Err(_))) => {}
-                    Err(TryRecvError::Empty) => break,
+            let Some(imports) = self.read_messages(&receiver) else {
+                return;
+            };
+            if imports > 0 {
+                self.mailbox.looking_soon.store(true, Ordering::Release);
+                self.burst_check = Some(now + IMPORT_BURST);
+            } else if self.burst_check.is_some_and(|due| due <= now) {
+                // The burst is over: imports wake the thread again. One sent just before
+                // that saw the flag still up and did not: read it now.
+                self.mailbox.looking_soon.store(false, Ordering::Release);
+                self.burst_check = None;
+                if self.read_messages(&receiver).is_none() {
+                    return;
                 }
             }
             let events_before = self.events_seen;
@@ -372,6 +391,30 @@ impl Watching {
             }
             if unrelated {
                 std::thread::sleep(UNRELATED_PAUSE);
+            }
+        }
+    }
+
+    /// Handles the messages waiting; `None` when the thread is to stop. Counts the imports.
+    fn read_messages(&mut self, receiver: &Receiver<Message>) -> Option<usize> {
+        let mut imports = 0;
+        loop {
+            match receiver.try_recv() {
+                Ok(Message::Stop) | Err(TryRecvError::Disconnected) => return None,
+                Ok(Message::Watch(file, stamp, done)) => {
+                    imports += usize::from(done.is_none());
+                    self.add(file, stamp);
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
+                }
+                Ok(Message::Polled(Ok(event))) => {
+                    for path in event.paths {
+                        self.changed(path, Change::Complete);
+                    }
+                }
+                Ok(Message::Polled(Err(_))) => {}
+                Err(TryRecvError::Empty) => return Some(imports),
             }
         }
     }
@@ -944,6 +987,39 @@ mod tests {
         std::fs::write(&file, "x = 2\n").unwrap();
         let batch = receiver.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(batch, vec![file]);
+        watcher.stop();
+    }
+
+    #[test]
+    fn imports_in_a_burst_are_watched_and_a_save_meanwhile_is_seen() {
+        let (dir, _file, mut watcher, batches) = watch_one(Mode::Native, None);
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let files: Vec<PathBuf> = (0..50).map(|i| root.join(format!("m{i}.py"))).collect();
+        for file in &files {
+            std::fs::write(file, "x = 1\n").unwrap();
+        }
+        // Written long before the program imports them, as modules are.
+        std::thread::sleep(Duration::from_millis(300));
+        for file in &files {
+            watcher.watch_as_read(file.clone(), stamp_of(file).unwrap());
+        }
+        // Saved after its import, before the burst's watches are in place.
+        std::fs::write(&files[49], "x = 22\n").unwrap();
+        let batch = batches.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(batch, vec![files[49].clone()]);
+        // Once the burst is over, each import is watched from then on.
+        std::thread::sleep(IMPORT_BURST * 3);
+        std::fs::write(&files[0], "x = 3\n").unwrap();
+        let batch = batches.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(batch, vec![files[0].clone()]);
+        let late = root.join("late.py");
+        std::fs::write(&late, "x = 1\n").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        watcher.watch_as_read(late.clone(), stamp_of(&late).unwrap());
+        std::thread::sleep(IMPORT_BURST * 3);
+        std::fs::write(&late, "x = 4\n").unwrap();
+        let batch = batches.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(batch, vec![late]);
         watcher.stop();
     }
 

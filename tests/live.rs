@@ -1056,3 +1056,34 @@ fn jurigged_watch_in_the_program_prints_what_jurigged_prints() {
     program.expect("helper v3 extra v2");
     assert_eq!(program.stderr(), "");
 }
+
+/// Lines added at the top of a module move every function below them; when the same save
+/// fails, none of them has moved, and the next good save moves them all.
+#[test]
+fn a_failed_save_moves_no_line_number() {
+    let mut body = String::from("import traceback\n\n\n");
+    // Enough functions that the part below the edit is only shifted, never parsed.
+    for index in 0..200 {
+        body.push_str(&format!("def f{index}():\n    return {index}\n\n\n"));
+    }
+    body.push_str(
+        "def fail():\n    raise ValueError('boom')\n\n\ndef probe():\n    try:\n        fail()\n    except ValueError as error:\n        frame = traceback.extract_tb(error.__traceback__)[-1]\n        return f'{f0()} {frame.lineno}:{frame.line}'\n",
+    );
+    let (_dir, app, mut program) = start_app(&body, &[]);
+    program.expect("0 805:raise ValueError('boom')");
+    edit(
+        &app,
+        "import traceback\n",
+        "import traceback\n\nbroken = 1 / 0\n",
+    );
+    program.expect_stderr("ZeroDivisionError");
+    edit(&app, "    return 0\n", "    return 100\n");
+    // The failed save left everything as it was: this one applies both, lines moved by 2.
+    edit(&app, "broken = 1 / 0\n", "working = 1\n");
+    program.expect("100 807:raise ValueError('boom')");
+    let half_applied = program
+        .stdout()
+        .lines()
+        .any(|line| line.starts_with("0 807:") || line.starts_with("100 805:"));
+    assert!(!half_applied, "{}", program.stdout());
+}

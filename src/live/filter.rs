@@ -3,7 +3,9 @@
 //! Paths are normalised (symlinks and `..` resolved) before they are matched, so a module
 //! imported through `pkg/../pkg/mod.py` or a symlink is the same file as its real path.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
@@ -21,6 +23,8 @@ pub struct WatchFilter {
     skip_installed: bool,
     /// Directories of installed code (site-packages, the stdlib) skipped by default.
     installed: Vec<PathBuf>,
+    /// Directories already resolved, as imported → real path.
+    resolved: Mutex<HashMap<PathBuf, PathBuf>>,
 }
 
 impl WatchFilter {
@@ -33,6 +37,7 @@ impl WatchFilter {
             globs: GlobSet::empty(),
             everything: false,
             skip_installed: specs.is_empty(),
+            resolved: Mutex::default(),
             installed: installed
                 .iter()
                 .flat_map(|p| [lexically_clean(p), normalise(p)])
@@ -78,7 +83,7 @@ impl WatchFilter {
         if self.skip_installed && installed(&lexically_clean(path)) {
             return None;
         }
-        let path = normalise(path);
+        let path = self.resolve(path);
         if self.skip_installed && installed(&path) {
             return None;
         }
@@ -87,6 +92,29 @@ impl WatchFilter {
             || self.directories.iter().any(|dir| path.starts_with(dir))
             || self.globs.is_match(&path);
         watched.then_some(path)
+    }
+}
+
+impl WatchFilter {
+    /// `normalise`, resolving each directory once: a package of 2,000 modules costs one
+    /// `lstat` a module, not a `readlink` for each component of each path.
+    fn resolve(&self, path: &Path) -> PathBuf {
+        let plain = path.is_absolute()
+            && path
+                .components()
+                .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+        let (Some(directory), Some(name)) = (path.parent(), path.file_name()) else {
+            return normalise(path);
+        };
+        let is_link = std::fs::symlink_metadata(path).map(|m| m.file_type().is_symlink());
+        if !plain || !matches!(is_link, Ok(false)) {
+            return normalise(path);
+        }
+        let mut resolved = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
+        let real = resolved
+            .entry(directory.to_path_buf())
+            .or_insert_with(|| normalise(directory));
+        real.join(name)
     }
 }
 
