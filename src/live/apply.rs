@@ -30,7 +30,7 @@ pub struct FileChange {
     pub code_filename: String,
     /// The program's script (`__main__`).
     pub is_main: bool,
-    pub old_source: String,
+    pub old_source: Arc<str>,
     /// The part of the old version the save touched (or all of it), parsed.
     pub old_tree: ModuleTree,
     /// The version the module's top-level code was compiled from: a running top-level
@@ -1821,12 +1821,10 @@ fn refresh_linecache(py: Python<'_>, filename: &str, source: &str) {
         let Some(linecache) = modules.cast::<PyDict>()?.get_item("linecache")? else {
             return Ok(());
         };
-        // Split at newlines only (as the file reads), in C: a 10 MB module has half a
-        // million lines.
-        let lines = py
-            .import("io")?
-            .call_method1("StringIO", (source,))?
-            .call_method0("readlines")?;
+        // Split at newlines only, as the file reads (str.splitlines also splits at form
+        // feeds); the list is made at its size at once: a 10 MB module has half a million
+        // lines.
+        let lines = pyo3::types::PyList::new(py, source.split_inclusive('\n'))?;
         let entry = (source.len(), py.None(), lines, filename);
         linecache
             .getattr(intern!(linecache.py(), "cache"))?

@@ -42,7 +42,7 @@ struct Watched {
     /// The name the interpreter uses for it (`co_filename`, `__file__`).
     code_filename: String,
     /// The running version; `None` if it cannot be decoded (such files are not patched).
-    source: Option<String>,
+    source: Option<Arc<str>>,
     /// The version the module was loaded from (a running top-level statement's lines),
     /// kept from the first change on.
     loaded_source: Option<Arc<str>>,
@@ -235,7 +235,7 @@ fn register_file(filename: &str, source: Option<&[u8]>, is_main: bool, always: b
         path.clone(),
         Watched {
             code_filename: filename.to_string(),
-            source: bytes.and_then(|b| decode_source(&b)),
+            source: bytes.and_then(|b| decode_source(&b)).map(Arc::from),
             loaded_source: None,
             running_aliases: Vec::new(),
             is_main,
@@ -468,7 +468,7 @@ fn apply_paths(service: &Service, mut paths: Vec<PathBuf>, reads: &mut dyn Reads
             }
             for change in changes {
                 if let Some(watched) = files.get_mut(&change.path) {
-                    watched.source = Some(change.new_source);
+                    watched.source = Some(Arc::from(change.new_source));
                 }
             }
         }
@@ -519,7 +519,7 @@ fn plan_file(service: &Service, path: &Path, reads: &mut dyn Reads) -> Option<Fi
         ));
         return None;
     };
-    if new_source == old_source {
+    if *new_source == *old_source {
         service.held_saves().remove(path);
         return None;
     }
@@ -539,7 +539,7 @@ fn plan_file(service: &Service, path: &Path, reads: &mut dyn Reads) -> Option<Fi
     let loaded_source = match loaded_source {
         Some(loaded) => loaded,
         None => {
-            let loaded: Arc<str> = Arc::from(old_source.as_str());
+            let loaded = Arc::clone(&old_source);
             let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(watched) = files.get_mut(path) {
                 watched.loaded_source = Some(Arc::clone(&loaded));
