@@ -1001,20 +1001,7 @@ fn commit<'py>(
                 }
                 update_docstring(function, old_code, &swap.new_code)?;
             }
-            let mut nested = Vec::new();
-            pair_nested(old_code, &swap.new_code, &mut nested)?;
-            for (old_nested, new_nested) in nested {
-                replaced.push(Replaced {
-                    nested: is_closure_code(&old_nested)?,
-                    old: old_nested,
-                    new: Some(new_nested),
-                });
-            }
-            replaced.push(Replaced {
-                old: old_code.clone(),
-                new: Some(swap.new_code.clone()),
-                nested: false,
-            });
+            record_replaced(old_code, &swap.new_code, true, replaced)?;
         }
     }
     // Lean: a module of 100,000 functions moves them all when a line is added at its top.
@@ -1023,22 +1010,7 @@ fn commit<'py>(
             undo.record_code(function)?;
             function.setattr(intern!(py, "__code__"), &moved.new)?;
         }
-        if moved.nested {
-            let mut nested = Vec::new();
-            pair_nested(&moved.old, &moved.new, &mut nested)?;
-            for (old_nested, new_nested) in nested {
-                replaced.push(Replaced {
-                    nested: is_closure_code(&old_nested)?,
-                    old: old_nested,
-                    new: Some(new_nested),
-                });
-            }
-        }
-        replaced.push(Replaced {
-            old: moved.old,
-            new: Some(moved.new),
-            nested: false,
-        });
+        record_replaced(&moved.old, &moved.new, moved.nested, replaced)?;
     }
     for (namespaces, name, old) in pending.deletes.drain(..) {
         for namespace in &namespaces {
@@ -1054,6 +1026,33 @@ fn commit<'py>(
     }
     pending.names.clear();
     update_closures(py, &replaced[first..], undo)
+}
+
+/// Records that `old` became `new`, and (if it may hold any) its nested code objects too:
+/// closures made from them are updated at the end of the commit.
+fn record_replaced<'py>(
+    old: &Bound<'py, PyAny>,
+    new: &Bound<'py, PyAny>,
+    nested: bool,
+    replaced: &mut Vec<Replaced<'py>>,
+) -> PyResult<()> {
+    if nested {
+        let mut pairs = Vec::new();
+        pair_nested(old, new, &mut pairs)?;
+        for (old_nested, new_nested) in pairs {
+            replaced.push(Replaced {
+                nested: is_closure_code(&old_nested)?,
+                old: old_nested,
+                new: Some(new_nested),
+            });
+        }
+    }
+    replaced.push(Replaced {
+        old: old.clone(),
+        new: Some(new.clone()),
+        nested: false,
+    });
+    Ok(())
 }
 
 /// Pauses the cyclic garbage collector while alive (if it was running).
