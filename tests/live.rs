@@ -1087,3 +1087,32 @@ fn a_failed_save_moves_no_line_number() {
         .any(|line| line.starts_with("0 807:") || line.starts_with("100 805:"));
     assert!(!half_applied, "{}", program.stdout());
 }
+
+/// An editor or git converting a file's line ends changes nothing python sees: nothing is
+/// run again (this class body deletes its temporaries, so re-running a statement of it
+/// would fail), and the next real change to the converted file is applied.
+#[test]
+fn converted_line_ends_are_no_change() {
+    let module = "class Words:\n    part = 'w'\n    pattern = '''[%s]\n''' % part\n    del part\n\n\ndef value():\n    return 'one'\n";
+    let dir = project(&[
+        ("words.py", module),
+        (
+            "app.py",
+            &script(
+                "import words\n\n\ndef probe():\n    return words.value() + words.Words.pattern.strip()\n",
+            ),
+        ),
+    ]);
+    let mut program = start(dir.path(), &["app.py"]);
+    program.expect("one[w]");
+    let path = dir.path().join("words.py");
+    save(&path, &module.replace('\n', "\r\n"), Save::InPlace);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    save(
+        &path,
+        &module.replace("'one'", "'two'").replace('\n', "\r\n"),
+        Save::InPlace,
+    );
+    program.expect("two[w]");
+    program.assert_no_errors();
+}
