@@ -404,3 +404,40 @@ fn loop_awaits_async_def_and_drives_generators() {
     let transcript = session.transcript();
     assert!(!transcript.contains("never awaited"), "{transcript}");
 }
+
+/// `--loop mod:fn` when the program comes on standard input: the module is found from the
+/// current directory, as the program's own imports are, and the program then runs.
+#[test]
+fn loop_on_a_module_function_with_the_program_on_stdin() {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let dir = project(&[("mod.py", "def f():\n    return 42\n")]);
+    let mut command = Command::new(jurigged());
+    command
+        .args(["--loop", "mod:f", "--loop-interface", "basic"])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setsid in the child only: no controlling terminal, so keys come from stdin.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"import mod\nprint('caller got', mod.f())\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stdout.contains("---- #1: f() "), "{stdout}\n{stderr}");
+    assert!(stdout.contains("caller got 42"), "{stdout}\n{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}

@@ -130,7 +130,11 @@ pub fn run(py: Python<'_>, launch: &Launch) -> Exit {
     let outcome = match &launch.target {
         Target::Script(path) => run_script_path(py, path, loops),
         Target::Stdin | Target::Repl if !loops.is_empty() => {
-            prepare_loops(py, loops, None).map(|()| Exit::OK)
+            match prepare_loops_from_cwd(py, loops) {
+                Ok(()) if matches!(launch.target, Target::Repl) => return run_repl(py, true),
+                Ok(()) => run_stdin(py),
+                Err(err) => Err(err),
+            }
         }
         Target::Stdin => run_stdin(py),
         Target::Module(module) => run_module(py, module, loops),
@@ -219,6 +223,17 @@ fn cwd_bytes() -> Vec<u8> {
 }
 
 /// Sets up `--loop` names; a name that names nothing ends the run with one line.
+/// Before the program on stdin or at the prompt runs: its modules are found from the
+/// current directory (`sys.path[0]` is `''` then), so the loop's are too.
+fn prepare_loops_from_cwd(py: Python<'_>, loops: &[LoopName]) -> PyResult<()> {
+    let path = py.import("sys")?.getattr("path")?;
+    path.call_method1("insert", (0, ""))?;
+    let prepared = prepare_loops(py, loops, None);
+    // run_stdin and run_repl put it there themselves, as python does.
+    path.call_method1("remove", ("",))?;
+    prepared
+}
+
 fn prepare_loops(py: Python<'_>, loops: &[LoopName], main: Option<MainSource>) -> PyResult<()> {
     crate::develoop::prepare_loops(py, loops, main).map_err(LoopError::new_err)
 }
