@@ -1116,3 +1116,23 @@ fn converted_line_ends_are_no_change() {
     program.expect("two[w]");
     program.assert_no_errors();
 }
+
+/// A closure made earlier cannot take code that captures other names: it keeps its old
+/// code, and one line says so; closures made from then on run the new code.
+#[test]
+fn closures_that_cannot_take_the_new_code_are_named() {
+    let body = "def make():\n    def inner():\n        return 'v1'\n    return inner\n\n\nearly = make()\n\n\ndef probe():\n    return early() + ' ' + make()()\n";
+    let (_dir, app, mut program) = start_app(body, &[]);
+    program.expect("v1 v1");
+    edit(
+        &app,
+        "def make():\n    def inner():\n        return 'v1'",
+        "def make():\n    extra = 'v2'\n\n    def inner():\n        return extra",
+    );
+    program.expect("v1 v2");
+    let stderr = program.expect_stderr("made earlier keeps its old code");
+    assert!(
+        stderr.contains("a closure make.<locals>.inner") || stderr.contains("a closure inner"),
+        "{stderr}"
+    );
+}

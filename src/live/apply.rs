@@ -10,7 +10,7 @@
 //! the definition's own and the headers of its enclosing classes, so that line numbers,
 //! qualified names, `super()` and closures come out exactly as a full compile would give.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -940,6 +940,15 @@ fn execute<'py>(
         }
     }
     commit(py, &live, &mut pending, undo, &mut replaced)?;
+    for (name, count) in &pending.closures_kept_old {
+        let which = match count {
+            1 => format!("a closure {name} made earlier keeps its"),
+            _ => format!("{count} closures {name} made earlier keep their"),
+        };
+        reports.push(Report::Note(format!(
+            "jurigged: {which} old code: the new code captures other names; closures made from now on run it"
+        )));
+    }
     notify_conformers(py, &live, &replaced)
 }
 
@@ -953,6 +962,8 @@ struct Pending<'py> {
     /// Names of the functions swapped or deleted.
     names: HashSet<String>,
     moves: Vec<Moved<'py>>,
+    /// Closures made earlier that keep their old code, by qualified name.
+    closures_kept_old: BTreeMap<String, usize>,
 }
 
 struct PendingSwap<'py> {
@@ -1025,7 +1036,7 @@ fn commit<'py>(
         }
     }
     pending.names.clear();
-    update_closures(py, &replaced[first..], undo)
+    update_closures(py, &replaced[first..], undo, &mut pending.closures_kept_old)
 }
 
 /// Records that `old` became `new`, and (if it may hold any) its nested code objects too:
@@ -1369,10 +1380,13 @@ fn delete_name(namespace: &Namespace<'_>, name: &str, undo: &mut Undo) -> PyResu
 
 /// Existing closures made from changed or moved nested code get the new code. They are
 /// found by one heap scan per commit, and only for nested functions and lambdas.
+/// Closures whose new code captures other names cannot take it: `kept_old` counts them,
+/// by qualified name, for a note.
 fn update_closures<'py>(
     py: Python<'py>,
     replaced: &[Replaced<'py>],
     undo: &mut Undo,
+    kept_old: &mut BTreeMap<String, usize>,
 ) -> PyResult<()> {
     let nested: Vec<&Bound<'py, PyAny>> = replaced
         .iter()
@@ -1396,10 +1410,17 @@ fn update_closures<'py>(
         let code = code_of(&object)?;
         if let Some(Some(new)) = by_id.get(&(code.as_ptr() as usize))
             && seen.insert(object.as_ptr() as usize)
-            && fits(&object, new)?
         {
-            undo.record_function(&object)?;
-            object.setattr(intern!(object.py(), "__code__"), *new)?;
+            if fits(&object, new)? {
+                undo.record_function(&object)?;
+                object.setattr(intern!(object.py(), "__code__"), *new)?;
+            } else {
+                let name: String = code
+                    .getattr(intern!(py, "co_qualname"))
+                    .or_else(|_| code.getattr(intern!(py, "co_name")))?
+                    .extract()?;
+                *kept_old.entry(name).or_default() += 1;
+            }
         }
     }
     Ok(())
