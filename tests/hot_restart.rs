@@ -713,3 +713,20 @@ fn ipdb_when_installed_unless_the_environment_names_another() {
         assert_eq!(session.wait(), 1);
     }
 }
+
+/// A script with Windows line ends: the fix saved with them too is applied on `c` (the
+/// running version and the file were compared byte for byte, and CRLF never matched).
+#[test]
+fn a_crlf_script_is_revived_by_its_fix() {
+    let crlf = FLOW.replace('\n', "\r\n");
+    let dir = project(&crlf);
+    let mut session = spawn(dir.path(), &[]);
+    session.expect("(Pdb) ");
+    let fixed = crlf.replace("return x * 2", "return x * 20");
+    save(&dir.path().join("app.py"), &fixed, Save::InPlace);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    session.expect("> Reloaded <function inner at 0x");
+    session.expect("outer finished with 400");
+    assert_eq!(session.wait(), 0);
+}

@@ -347,8 +347,8 @@ pub fn apply_saved_changes(py: Python<'_>) -> Vec<String> {
                 let watched = files.get(path)?;
                 // A file never patched (not UTF-8) cannot hold up a revival.
                 let running = watched.source.as_deref()?;
-                let on_disk = std::fs::read(path).ok()?;
-                (running.as_bytes() != on_disk).then(|| watched.code_filename.clone())
+                let on_disk = decode_source(&std::fs::read(path).ok()?)?;
+                (running != on_disk).then(|| watched.code_filename.clone())
             })
             .collect()
     })
