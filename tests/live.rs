@@ -175,7 +175,18 @@ def probe():
         "def limit(self, n=LIMIT + 1):\n        return n * 10",
     );
     program.expect("2 11 hello there 40");
-    program.assert_no_errors();
+    // The closure made before the first save is named, once; nothing else is said.
+    let stderr = program.stderr();
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("jurigged:"))
+        .collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(
+        said[0].contains("make.<locals>.add made earlier keeps its old code")
+            || said[0].contains("a closure add made earlier"),
+        "{stderr}"
+    );
 }
 
 #[test]
