@@ -16,8 +16,12 @@ const PRINT_ORIG_ARGV: &str = "import sys\nprint(sys.orig_argv[1:])\n";
 #[test]
 fn orig_argv_is_pythons_whatever_jurigged_options_are_given() {
     let dir = project(&[("app.py", PRINT_ORIG_ARGV)]);
-    let expected = run_in(dir.path(), &python(), &["app.py", "a", "-v"], None);
-    assert_eq!(expected.stdout, "['app.py', 'a', '-v']\n");
+    let expected = "['app.py', 'a', '-v']\n";
+    // python 3.9 has no sys.orig_argv (jurigged sets it there too, for reloaders that look).
+    if env!("JURIGGED_PYTHON_VERSION") != "3.9" {
+        let python = run_in(dir.path(), &python(), &["app.py", "a", "-v"], None);
+        assert_eq!(python.stdout, expected);
+    }
     for options in [
         &["-w", "."][..],
         &["-d", "0.01"],
@@ -29,11 +33,7 @@ fn orig_argv_is_pythons_whatever_jurigged_options_are_given() {
         let mut args = options.to_vec();
         args.extend(["app.py", "a", "-v"]);
         let run = run_in(dir.path(), &jurigged(), &args, None);
-        assert_eq!(
-            run.stdout, expected.stdout,
-            "with {options:?}: {}",
-            run.stderr
-        );
+        assert_eq!(run.stdout, expected, "with {options:?}: {}", run.stderr);
     }
     let run = run_in(dir.path(), &jurigged(), &["-i", "app.py"], Some(b""));
     assert!(run.stdout.starts_with("['-i', 'app.py']\n"), "{run:?}");

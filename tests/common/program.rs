@@ -147,6 +147,24 @@ impl Program {
         }
     }
 
+    /// Waits until the last line printed on stdout is `line`; returns stdout.
+    pub fn expect_last_line(&mut self, line: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.stdout();
+            if out.lines().last() == Some(line) && out.ends_with('\n') {
+                return out;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {line:?} as the last line\n--- stdout ---\n{out}\n--- stderr ---\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Waits until stderr contains `needle` (anywhere).
     pub fn expect_stderr(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
