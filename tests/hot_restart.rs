@@ -633,49 +633,11 @@ fn pythonbreakpoint_zero_means_no_debugger() {
     assert_eq!(session.wait(), 1);
 }
 
-/// A virtual environment with ipdb, made once (pip needs the network): None, with a note,
-/// when it cannot be made outside CI.
-fn ipdb_venv() -> Option<std::path::PathBuf> {
-    let python = common::python();
-    let version = common::run_in(
-        Path::new("."),
-        &python,
-        &["-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-        None,
-    );
-    let venv =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ipdb-venv-{}", version.stdout.trim()));
-    let venv_python = venv.join("bin/python");
-    let has_ipdb = |venv_python: &Path| {
-        venv_python.exists()
-            && common::run_in(Path::new("."), venv_python, &["-c", "import ipdb"], None).status == 0
-    };
-    if !has_ipdb(&venv_python) {
-        let made = common::run_in(
-            Path::new("."),
-            &python,
-            &["-m", "venv", venv.to_str().unwrap()],
-            None,
-        );
-        let pip = venv.join("bin/pip");
-        let installed = made.status == 0
-            && common::run_in(Path::new("."), &pip, &["install", "-q", "ipdb"], None).status == 0;
-        if !installed || !has_ipdb(&venv_python) {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "could not make a venv with ipdb in {}",
-                venv.display()
-            );
-            eprintln!("skipped: no venv with ipdb (pip install ipdb needs the network)");
-            return None;
-        }
-    }
-    Some(venv)
-}
-
 #[test]
 fn ipdb_when_installed_unless_the_environment_names_another() {
-    let Some(venv) = ipdb_venv() else { return };
+    let Some(venv) = common::venv_with("ipdb") else {
+        return;
+    };
     let venv = venv.to_str().unwrap();
     let dir = project(FLOW);
     let mut session = Session::spawn(

@@ -437,18 +437,21 @@ fn a_failing_batch_changes_nothing_and_the_next_good_save_applies_everything() {
         !stderr.contains("Traceback (most recent call last):\n  File \"<"),
         "{stderr}"
     );
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(
-        !program.stdout().contains("a2"),
-        "a.py must have been rolled back:\n{}",
-        program.stdout()
-    );
+    // The batch commits a.py's swap before running b.py's statement (which may call it),
+    // and other threads run during a statement, so the program may see a2b2 for a moment;
+    // once the statement has failed, the old code must be back.
+    let stdout = program.expect_last_line("a1b1");
+    assert!(!stdout.contains("a2b1"), "{stdout}");
     save(
         &dir.path().join("b.py"),
         "def value():\n    return 'b3'\n",
         Save::InPlace,
     );
     program.expect("a2b3");
+    // Between the failure and the good save, nothing but the old code ran.
+    let stdout = program.stdout();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[lines.len() - 2..], ["a1b1", "a2b3"], "{stdout}");
 }
 
 #[test]
@@ -910,15 +913,24 @@ print("after the breakpoint")
     assert_eq!(run.status, 0, "{run:?}");
     // `where` quotes the line the frame is at, `ll` marks it in the old listing (3.13's
     // pdb stops on the `breakpoint()` line itself, earlier versions on the next one).
+    // 3.10's pdb numbers a module frame's `ll` from 0 and so marks no line (python 3.10
+    // itself does: GH-103319, fixed in 3.11): there the line comes one number early.
     let stops = [
         (10, "breakpoint()"),
         (11, "print(\"after the breakpoint\")"),
     ];
+    let listed = |line: usize, text: &str| {
+        if env!("JURIGGED_PYTHON_VERSION") == "3.10" {
+            format!("\n{:>3}  \t{text}\n", line - 1)
+        } else {
+            format!("\n{line:>3}  ->\t{text}\n")
+        }
+    };
     assert!(
         stops.iter().any(|(line, text)| {
             run.stdout
                 .contains(&format!("app.py({line})<module>()\n-> {text}"))
-                && run.stdout.contains(&format!("{line}  ->\t{text}"))
+                && run.stdout.contains(&listed(*line, text))
         }),
         "{}",
         run.stdout

@@ -262,15 +262,20 @@ fn verbose_lines_go_to_the_status_line_not_over_the_screen() {
 
 #[test]
 fn what_other_threads_print_between_runs_is_shown_after_the_interface() {
+    // The ticker prints once the test says so, when the run is over: what a thread prints
+    // during a run belongs to the run's panel.
     let body = r#"
+import os
 import threading
 import time
 
 
 def ticker():
+    while not os.path.exists("go"):
+        time.sleep(0.005)
     for n in range(5):
         print(f"tick {n}", flush=True)
-        time.sleep(0.02)
+    open("ticked", "w").close()
 
 
 def compute(n):
@@ -283,15 +288,22 @@ print("the caller got", compute(4))
     let dir = project(body);
     let mut session = spawn(dir.path(), &["--loop", "compute", "app.py"]);
     session.expect_screen("#1 (done");
-    std::thread::sleep(Duration::from_millis(300));
-    let screen = session.screen();
-    assert!(
-        !screen.contains("tick 4"),
-        "nothing scribbles over the interface:\n{screen}"
-    );
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !dir.path().join("ticked").exists() {
+        assert!(std::time::Instant::now() < deadline, "the ticker never ran");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     session.send("c");
     session.expect("the caller got 8");
     assert_eq!(session.wait(), 0);
+    // Nothing scribbled over the interface: the ticks come after it left the screen.
+    let output = session.output();
+    let left = output
+        .rfind("\x1b[?1049l")
+        .expect("the interface left the screen");
+    let first_tick = output.find("tick 0").expect("the ticks were printed");
+    assert!(first_tick > left, "ticks over the interface:\n{output:?}");
     let screen = session.screen();
     assert!(
         screen.contains("tick 4"),

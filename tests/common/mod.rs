@@ -138,6 +138,42 @@ pub fn to_run(output: Output) -> Run {
     }
 }
 
+/// A virtual environment of the build python with `package` installed, made once per build
+/// directory (pip needs the network): None, with a note, when it cannot be made outside CI.
+pub fn venv_with(package: &str) -> Option<PathBuf> {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{package}-venv-{}",
+        env!("JURIGGED_PYTHON_VERSION")
+    ));
+    let venv_python = venv.join("bin/python");
+    let import = format!("import {package}");
+    let has_package = || {
+        venv_python.exists()
+            && run_in(Path::new("."), &venv_python, &["-c", &import], None).status == 0
+    };
+    if !has_package() {
+        let made = run_in(
+            Path::new("."),
+            &python(),
+            &["-m", "venv", venv.to_str().unwrap()],
+            None,
+        );
+        let pip = venv.join("bin/pip");
+        let installed = made.status == 0
+            && run_in(Path::new("."), &pip, &["install", "-q", package], None).status == 0;
+        if !installed || !has_package() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "could not make a venv with {package} in {}",
+                venv.display()
+            );
+            eprintln!("skipped: no venv with {package} (pip install {package} needs the network)");
+            return None;
+        }
+    }
+    Some(venv)
+}
+
 /// Replaces the program's own name where it starts a message (`python3.11: can't open`,
 /// `jurigged: can't open`) with `<prog>`: the one difference the suite allows.
 pub fn normalise_program_name(text: &str) -> String {

@@ -71,22 +71,35 @@ pub struct Program {
 
 impl Program {
     pub fn start(program: &Path, args: &[&str], cwd: &Path) -> Program {
-        Self::spawn(Command::new(program), args, cwd, false)
+        Self::spawn(Command::new(program), args, cwd, false, &[])
     }
 
-    /// Like `start`, in a process group of its own that is killed whole at the end.
-    pub fn start_in_own_group(program: &Path, args: &[&str], cwd: &Path) -> Program {
+    /// Like `start`, in a process group of its own that is killed whole at the end, with
+    /// `env` added to the environment.
+    pub fn start_in_own_group(
+        program: &Path,
+        args: &[&str],
+        cwd: &Path,
+        env: &[(&str, &str)],
+    ) -> Program {
         let mut command = Command::new(program);
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        Self::spawn(command, args, cwd, true)
+        Self::spawn(command, args, cwd, true, env)
     }
 
-    fn spawn(mut command: Command, args: &[&str], cwd: &Path, own_group: bool) -> Program {
+    fn spawn(
+        mut command: Command,
+        args: &[&str],
+        cwd: &Path,
+        own_group: bool,
+        env: &[(&str, &str)],
+    ) -> Program {
         let mut child = command
             .args(args)
             .current_dir(cwd)
             .env_remove("PYTHONUNBUFFERED")
             .env_remove("VIRTUAL_ENV")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -140,6 +153,24 @@ impl Program {
                 panic!(
                     "timed out waiting for {needle:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
                     self.stdout(),
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits until the last line printed on stdout is `line`; returns stdout.
+    pub fn expect_last_line(&mut self, line: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.stdout();
+            if out.lines().last() == Some(line) && out.ends_with('\n') {
+                return out;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {line:?} as the last line\n--- stdout ---\n{out}\n--- stderr ---\n{}",
                     self.stderr()
                 );
             }

@@ -128,8 +128,12 @@ impl Session {
 
     /// Everything the program wrote so far, without colour and other escape sequences.
     pub fn transcript(&self) -> String {
-        let raw = String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned();
-        strip_escapes(&raw)
+        strip_escapes(&self.output())
+    }
+
+    /// Everything the program wrote so far, escape sequences included.
+    pub fn output(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
     }
 
     /// The screen's text now.
