@@ -229,7 +229,7 @@ fn register_file(filename: &str, source: Option<&[u8]>, is_main: bool, always: b
     }
     let bytes = match source {
         Some(bytes) => Some(bytes.to_vec()),
-        None => std::fs::read(&path).ok(),
+        None => read_known_size(&path, stamp.1),
     };
     files.insert(
         path.clone(),
@@ -253,6 +253,37 @@ fn register_file(filename: &str, source: Option<&[u8]>, is_main: bool, always: b
     {
         watcher.watch_as_read(path, stamp);
     }
+}
+
+/// Reads a file whose size the stamp just gave: open, one read, close (`fs::read` also
+/// asks for the size and the position, two more system calls on every import). A file
+/// that grew meanwhile no longer matches its stamp, and is read again as saved.
+fn read_known_size(path: &Path, size: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut bytes = vec![0; usize::try_from(size).ok()? + 1];
+    let mut filled = 0;
+    loop {
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                filled += n;
+                if filled == bytes.len() {
+                    // Longer than its stamp said: the rest as usual.
+                    file.read_to_end(&mut bytes).ok()?;
+                    return Some(bytes);
+                }
+                // One read returns a whole regular file; a short one asks again.
+                if filled == size as usize {
+                    break;
+                }
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    bytes.truncate(filled);
+    Some(bytes)
 }
 
 /// Called by atexit: stops the watcher thread, letting a batch in progress finish.
@@ -805,4 +836,23 @@ fn installed_directories(py: Python<'_>) -> PyResult<Vec<PathBuf>> {
         }
     }
     Ok(directories)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_known_size;
+
+    #[test]
+    fn a_read_of_known_size_is_whole_even_when_the_size_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.py");
+        std::fs::write(&path, "x = 1234\n").unwrap();
+        assert_eq!(read_known_size(&path, 9).unwrap(), b"x = 1234\n");
+        // Grew since the stamp, or shrank: what the file holds now, all of it.
+        assert_eq!(read_known_size(&path, 3).unwrap(), b"x = 1234\n");
+        assert_eq!(read_known_size(&path, 40).unwrap(), b"x = 1234\n");
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(read_known_size(&path, 0).unwrap(), b"");
+        assert!(read_known_size(&dir.path().join("gone.py"), 1).is_none());
+    }
 }
