@@ -9,6 +9,8 @@ use std::sync::Mutex;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+use crate::watch::Stamp;
+
 /// The set of watched files.
 #[derive(Debug)]
 pub struct WatchFilter {
@@ -77,13 +79,18 @@ impl WatchFilter {
 
     /// The normalised path of a watched file, or `None` when it is not watched.
     pub fn watched(&self, path: &Path) -> Option<PathBuf> {
+        self.watched_with_stamp(path).map(|(path, _)| path)
+    }
+
+    /// `watched`, with the file's stamp when resolving it already told (a regular file).
+    pub fn watched_with_stamp(&self, path: &Path) -> Option<(PathBuf, Option<Stamp>)> {
         let installed = |path: &Path| self.installed.iter().any(|dir| path.starts_with(dir));
         // Most modules loaded at start are installed code: skip them before resolving
         // symlinks, which costs a system call per path component.
         if self.skip_installed && installed(&lexically_clean(path)) {
             return None;
         }
-        let path = self.resolve(path);
+        let (path, stamp) = self.resolve(path);
         if self.skip_installed && installed(&path) {
             return None;
         }
@@ -91,30 +98,36 @@ impl WatchFilter {
             || self.files.contains(&path)
             || self.directories.iter().any(|dir| path.starts_with(dir))
             || self.globs.is_match(&path);
-        watched.then_some(path)
+        watched.then_some((path, stamp))
     }
 }
 
 impl WatchFilter {
     /// `normalise`, resolving each directory once: a package of 2,000 modules costs one
     /// `lstat` a module, not a `readlink` for each component of each path.
-    fn resolve(&self, path: &Path) -> PathBuf {
+    /// Also gives the file's stamp, when the `lstat` found a regular file.
+    fn resolve(&self, path: &Path) -> (PathBuf, Option<Stamp>) {
         let plain = path.is_absolute()
             && path
                 .components()
                 .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
         let (Some(directory), Some(name)) = (path.parent(), path.file_name()) else {
-            return normalise(path);
+            return (normalise(path), None);
         };
-        let is_link = std::fs::symlink_metadata(path).map(|m| m.file_type().is_symlink());
-        if !plain || !matches!(is_link, Ok(false)) {
-            return normalise(path);
-        }
+        let metadata = std::fs::symlink_metadata(path);
+        let regular = match &metadata {
+            Ok(m) if m.file_type().is_file() => Some(m),
+            _ => None,
+        };
+        let Some(metadata) = regular.filter(|_| plain) else {
+            return (normalise(path), None);
+        };
+        let stamp = metadata.modified().ok().map(|time| (time, metadata.len()));
         let mut resolved = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
         let real = resolved
             .entry(directory.to_path_buf())
             .or_insert_with(|| normalise(directory));
-        real.join(name)
+        (real.join(name), stamp)
     }
 }
 

@@ -213,13 +213,14 @@ fn register_file(filename: &str, source: Option<&[u8]>, is_main: bool, always: b
         return;
     }
     // Installed code is skipped before any path is resolved.
-    let watched = service.watched(Path::new(filename));
-    let Some(path) = watched.or_else(|| always.then(|| filter::normalise(Path::new(filename))))
+    let watched = service.watched_with_stamp(Path::new(filename));
+    let Some((path, stamp)) =
+        watched.or_else(|| always.then(|| (filter::normalise(Path::new(filename)), None)))
     else {
         return;
     };
     // Taken before the read: a save after it is seen as a change.
-    let Some(stamp) = crate::watch::stamp_of(&path) else {
+    let Some(stamp) = stamp.or_else(|| crate::watch::stamp_of(&path)) else {
         return;
     };
     let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());
@@ -393,9 +394,16 @@ pub fn is_watched(path: &Path) -> bool {
 impl Service {
     /// The normalised path of a file the command line or `jurigged.watch()` watches.
     fn watched(&self, path: &Path) -> Option<PathBuf> {
-        self.filter.watched(path).or_else(|| {
+        self.watched_with_stamp(path).map(|(path, _)| path)
+    }
+
+    /// `watched`, with the file's stamp when resolving it already told.
+    fn watched_with_stamp(&self, path: &Path) -> Option<(PathBuf, Option<crate::watch::Stamp>)> {
+        self.filter.watched_with_stamp(path).or_else(|| {
             let added = self.added.lock().unwrap_or_else(|e| e.into_inner());
-            added.iter().find_map(|filter| filter.watched(path))
+            added
+                .iter()
+                .find_map(|filter| filter.watched_with_stamp(path))
         })
     }
 }
