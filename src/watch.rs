@@ -119,8 +119,14 @@ pub type Stamp = (std::time::SystemTime, u64);
 
 /// The file's stamp now, if it exists and is a regular file.
 pub fn stamp_of(path: &Path) -> Option<Stamp> {
-    let metadata = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
-    Some((metadata.modified().ok()?, metadata.len()))
+    stamp_from(&std::fs::metadata(path).ok()?)
+}
+
+/// The stamp of a regular file, from metadata already read.
+pub fn stamp_from(metadata: &std::fs::Metadata) -> Option<Stamp> {
+    metadata
+        .is_file()
+        .then(|| Some((metadata.modified().ok()?, metadata.len())))?
 }
 
 /// A handle on the watching thread: add files, stop it.

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::watch::Stamp;
+use crate::watch::{Stamp, stamp_from};
 
 /// The set of watched files.
 #[derive(Debug)]
@@ -100,9 +100,7 @@ impl WatchFilter {
             || self.globs.is_match(&path);
         watched.then_some((path, stamp))
     }
-}
 
-impl WatchFilter {
     /// `normalise`, resolving each directory once: a package of 2,000 modules costs one
     /// `lstat` a module, not a `readlink` for each component of each path.
     /// Also gives the file's stamp, when the `lstat` found a regular file.
@@ -114,20 +112,19 @@ impl WatchFilter {
         let (Some(directory), Some(name)) = (path.parent(), path.file_name()) else {
             return (normalise(path), None);
         };
-        let metadata = std::fs::symlink_metadata(path);
-        let regular = match &metadata {
-            Ok(m) if m.file_type().is_file() => Some(m),
-            _ => None,
-        };
-        let Some(metadata) = regular.filter(|_| plain) else {
+        // `lstat`: a symlink is no regular file, and takes the full resolution.
+        let stamp = plain
+            .then(|| std::fs::symlink_metadata(path).ok())
+            .flatten()
+            .and_then(|metadata| stamp_from(&metadata));
+        let Some(stamp) = stamp else {
             return (normalise(path), None);
         };
-        let stamp = metadata.modified().ok().map(|time| (time, metadata.len()));
         let mut resolved = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
         let real = resolved
             .entry(directory.to_path_buf())
             .or_insert_with(|| normalise(directory));
-        (real.join(name), stamp)
+        (real.join(name), Some(stamp))
     }
 }
 

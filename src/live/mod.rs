@@ -256,34 +256,15 @@ fn register_file(filename: &str, source: Option<&[u8]>, is_main: bool, always: b
     }
 }
 
-/// Reads a file whose size the stamp just gave: open, one read, close (`fs::read` also
-/// asks for the size and the position, two more system calls on every import). A file
-/// that grew meanwhile no longer matches its stamp, and is read again as saved.
+/// Reads a file whose size the stamp just gave: open, read, close (`fs::read` also asks
+/// for the size and the position, two more system calls on every import). A file that
+/// grew meanwhile is read whole, and no longer matches its stamp: it is read again as saved.
 fn read_known_size(path: &Path, size: u64) -> Option<Vec<u8>> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut bytes = vec![0; usize::try_from(size).ok()? + 1];
-    let mut filled = 0;
-    loop {
-        match file.read(&mut bytes[filled..]) {
-            Ok(0) => break,
-            Ok(n) => {
-                filled += n;
-                if filled == bytes.len() {
-                    // Longer than its stamp said: the rest as usual.
-                    file.read_to_end(&mut bytes).ok()?;
-                    return Some(bytes);
-                }
-                // One read returns a whole regular file; a short one asks again.
-                if filled == size as usize {
-                    break;
-                }
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    bytes.truncate(filled);
+    let file = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::with_capacity(usize::try_from(size).ok()?.saturating_add(1));
+    // Through `Take`, the generic read loop: it asks for no size hint.
+    (&file).take(u64::MAX).read_to_end(&mut bytes).ok()?;
     Some(bytes)
 }
 
