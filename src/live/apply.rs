@@ -1001,14 +1001,9 @@ fn commit<'py>(
                 undo.record_function(function)?;
                 function.setattr(intern!(function.py(), "__code__"), &swap.new_code)?;
                 if let Some(source) = &swap.new_defaults {
-                    function.setattr(
-                        intern!(function.py(), "__defaults__"),
-                        source.getattr(intern!(source.py(), "__defaults__"))?,
-                    )?;
-                    function.setattr(
-                        intern!(function.py(), "__kwdefaults__"),
-                        source.getattr(intern!(source.py(), "__kwdefaults__"))?,
-                    )?;
+                    let (defaults, kwdefaults) = defaults_of(source)?;
+                    function.setattr(intern!(function.py(), "__defaults__"), defaults)?;
+                    function.setattr(intern!(function.py(), "__kwdefaults__"), kwdefaults)?;
                 }
                 update_docstring(function, old_code, &swap.new_code)?;
             }
@@ -1282,7 +1277,7 @@ fn rebuilt_function<'py>(
             continue;
         }
         if object.is_instance_of::<PyFunction>() {
-            let code = object.getattr("__code__").ok()?;
+            let code = code_of(&object).ok()?;
             let is_it = code
                 .getattr("co_name")
                 .and_then(|n| n.extract::<String>())
@@ -1489,9 +1484,8 @@ fn is_closure_code(code: &Bound<'_, PyAny>) -> PyResult<bool> {
 
 /// A closure can take new code only if it captures the same names.
 fn fits(function: &Bound<'_, PyAny>, new: &Bound<'_, PyAny>) -> PyResult<bool> {
-    function
-        .getattr("__code__")?
-        .getattr("co_freevars")?
+    code_of(function)?
+        .getattr(intern!(function.py(), "co_freevars"))?
         .eq(new.getattr(intern!(new.py(), "co_freevars"))?)
 }
 
