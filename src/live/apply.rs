@@ -139,10 +139,50 @@ fn apply_all(
         prepared.push(prepare(py, change, modules, reports, aliases)?);
     }
     drop(collector_paused);
-    for batch in prepared {
-        execute(py, batch, undo, reports)?;
+    // One commit for the whole batch: a file's swaps wait for the next statement, of any
+    // file, or the end, so no other thread sees one file new and another old.
+    let mut lives = Vec::new();
+    let mut files = Vec::new();
+    for Prepared {
+        modules,
+        live,
+        steps,
+    } in prepared
+    {
+        lives.push(live);
+        files.push((modules, steps));
+    }
+    let mut pending = Pending::default();
+    let mut replaced: Vec<Replaced<'_>> = Vec::new();
+    for (index, (modules, steps)) in files.into_iter().enumerate() {
+        let file = File {
+            modules: &modules,
+            live: &lives[index],
+            lives: &lives,
+        };
+        execute(py, file, steps, &mut pending, &mut replaced, undo, reports)?;
+    }
+    commit(py, &lives, &mut pending, undo, &mut replaced)?;
+    for (name, count) in &pending.closures_kept_old {
+        let which = match count {
+            1 => format!("a closure {name} made earlier keeps its"),
+            _ => format!("{count} closures {name} made earlier keep their"),
+        };
+        reports.push(Report::Note(format!(
+            "jurigged: {which} old code: the new code captures other names; closures made from now on run it"
+        )));
+    }
+    for live in &lives {
+        notify_conformers(py, live, &replaced)?;
     }
     Ok(())
+}
+
+/// The file whose steps run, and the live objects of every file of the batch.
+struct File<'a, 'py> {
+    modules: &'a [LiveModule<'py>],
+    live: &'a LiveObjects<'py>,
+    lives: &'a [LiveObjects<'py>],
 }
 
 /// A module whose code comes from the changed file, with its name for reports.
@@ -848,25 +888,27 @@ fn skipped_runs(
     (skipped, left_running)
 }
 
-/// Runs the prepared steps in file order, as the module itself would run. Code swaps and
-/// deletions are held back and made together in one commit, in which no Python code runs,
-/// so another thread never sees some of them done and others not. A changed statement first
-/// commits what is pending above it (it may call those functions), and so does a new
-/// definition that uses one. Statements and new definitions are the user's code: other
+/// Runs one file's prepared steps in order, as the module itself would run. Code swaps and
+/// deletions are held back in `pending`, shared by the files of the batch, and made
+/// together in one commit, in which no Python code runs, so another thread never sees some
+/// of them done and others not. A changed statement first commits what is pending above it
+/// (it may call those functions; a file before it counts), and so does a new definition
+/// that uses one. Statements and new definitions are the user's code: other
 /// threads may run while they do (the GIL is never held hostage).
 fn execute<'py>(
     py: Python<'py>,
-    prepared: Prepared<'py>,
+    file: File<'_, 'py>,
+    steps: Vec<Step<'py>>,
+    pending: &mut Pending<'py>,
+    replaced: &mut Vec<Replaced<'py>>,
     undo: &mut Undo,
     reports: &mut Vec<Report>,
 ) -> PyResult<()> {
-    let Prepared {
+    let File {
         modules,
         live,
-        steps,
-    } = prepared;
-    let mut pending = Pending::default();
-    let mut replaced: Vec<Replaced<'py>> = Vec::new();
+        lives,
+    } = file;
     for step in steps {
         match step {
             Step::Swap {
@@ -910,7 +952,7 @@ fn execute<'py>(
                 // definition only binds a name nothing calls yet, unless its decorators,
                 // defaults or class body use a function changed above it.
                 if defines.is_none() || !pending.names.is_disjoint(&mentions) {
-                    commit(py, &live, &mut pending, undo, &mut replaced)?;
+                    commit(py, lives, pending, undo, replaced)?;
                 }
                 for (module, namespace) in &targets {
                     // In a module or class hot restart wraps, a new definition is wrapped
@@ -920,7 +962,7 @@ fn execute<'py>(
                         .filter(|_| wrapped_by_hot_restart(namespace));
                     run_in(py, &code, namespace, module, rewrap, undo)?;
                     if let Some(rebuilt) = &rebuilt {
-                        forward_to_rebuilt(py, &live, rebuilt, module, namespace, undo)?;
+                        forward_to_rebuilt(py, live, rebuilt, module, namespace, undo)?;
                     }
                 }
                 reports.push(report);
@@ -939,17 +981,7 @@ fn execute<'py>(
             Step::Report(report) => reports.push(report),
         }
     }
-    commit(py, &live, &mut pending, undo, &mut replaced)?;
-    for (name, count) in &pending.closures_kept_old {
-        let which = match count {
-            1 => format!("a closure {name} made earlier keeps its"),
-            _ => format!("{count} closures {name} made earlier keep their"),
-        };
-        reports.push(Report::Note(format!(
-            "jurigged: {which} old code: the new code captures other names; closures made from now on run it"
-        )));
-    }
-    notify_conformers(py, &live, &replaced)
+    Ok(())
 }
 
 /// Swaps and deletions waiting for the commit.
@@ -978,7 +1010,7 @@ struct PendingSwap<'py> {
 /// Python code running, the interpreter never hands the GIL to another thread halfway.
 fn commit<'py>(
     py: Python<'py>,
-    live: &LiveObjects<'py>,
+    lives: &[LiveObjects<'py>],
     pending: &mut Pending<'py>,
     undo: &mut Undo,
     replaced: &mut Vec<Replaced<'py>>,
@@ -993,7 +1025,11 @@ fn commit<'py>(
         .iter()
         .flat_map(|swap| swap.old.iter().map(|code| code.as_ptr() as usize))
         .collect();
-    let by_code = live.users_of(&swapped);
+    // A function is in its own file's live objects only: the maps do not overlap.
+    let mut by_code = HashMap::new();
+    for live in lives {
+        by_code.extend(live.users_of(&swapped));
+    }
     for swap in pending.swaps.drain(..) {
         for old_code in &swap.old {
             let users = by_code.get(&(old_code.as_ptr() as usize));
