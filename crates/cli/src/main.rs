@@ -62,11 +62,12 @@ fn main() {
     };
     // SAFETY: `initialize` left this thread attached to the interpreter it created.
     let py = unsafe { Python::assume_attached() };
-    live::log::print_to_stderr(cli.verbose);
+    live::log::print_to_stderr();
     let live = live::Settings {
         watch: &cli.watch,
         debounce: cli.debounce,
         poll: cli.poll,
+        verbose: cli.verbose,
     };
     if let Err(err) = live::start(py, &live) {
         let _ = writeln!(std::io::stderr(), "jurigged: {err}");

@@ -381,7 +381,7 @@ fn watch(
         },
     };
     jurigged_live::watch_from_program(py, patterns.as_deref(), print_lines)
-        .map_err(pyo3::exceptions::PyValueError::new_err)?;
+        .map_err(|err| pyo3::exceptions::PyValueError::new_err(err.to_string()))?;
     Ok(Watcher)
 }
 

@@ -11,6 +11,18 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::watch::{Stamp, stamp_from};
 
+/// A `-w` (or `jurigged.watch()`) pattern that is not a valid glob.
+#[derive(Debug, thiserror::Error)]
+pub enum PatternError {
+    #[error("invalid --watch pattern '{spec}': {source}")]
+    Invalid {
+        spec: String,
+        source: globset::Error,
+    },
+    #[error("invalid --watch pattern: {0}")]
+    Set(#[source] globset::Error),
+}
+
 /// The set of watched files.
 #[derive(Debug)]
 pub struct WatchFilter {
@@ -32,7 +44,11 @@ pub struct WatchFilter {
 impl WatchFilter {
     /// Builds the filter for `-w` arguments (`specs`), relative to `cwd`. With no spec,
     /// the current directory is watched, recursively, except installed packages.
-    pub fn new(specs: &[String], cwd: &Path, installed: Vec<PathBuf>) -> Result<Self, String> {
+    pub fn new(
+        specs: &[String],
+        cwd: &Path,
+        installed: Vec<PathBuf>,
+    ) -> Result<Self, PatternError> {
         let mut filter = WatchFilter {
             directories: Vec::new(),
             files: Vec::new(),
@@ -59,16 +75,16 @@ impl WatchFilter {
                 filter.directories.push(normalise(&absolute));
             } else if is_glob(&expanded) {
                 let pattern = normalise_glob(&absolute);
-                let glob = Glob::new(&pattern)
-                    .map_err(|err| format!("invalid --watch pattern '{spec}': {err}"))?;
+                let glob = Glob::new(&pattern).map_err(|source| PatternError::Invalid {
+                    spec: spec.clone(),
+                    source,
+                })?;
                 globs.add(glob);
             } else {
                 filter.files.push(normalise(&absolute));
             }
         }
-        filter.globs = globs
-            .build()
-            .map_err(|err| format!("invalid --watch pattern: {err}"))?;
+        filter.globs = globs.build().map_err(PatternError::Set)?;
         Ok(filter)
     }
 
@@ -239,7 +255,9 @@ mod tests {
     #[test]
     fn bad_globs_are_reported() {
         let dir = tree();
-        let error = WatchFilter::new(&["src/[".into()], dir.path(), vec![]).unwrap_err();
+        let error = WatchFilter::new(&["src/[".into()], dir.path(), vec![])
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("src/["), "{error}");
     }
 }

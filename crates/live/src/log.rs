@@ -4,22 +4,9 @@
 //! show the same lines itself (`describe`).
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::hooks::{self, Flow, HookId, PatchEvent};
-
-/// `-v`, or the program calling `jurigged.watch()` with jurigged's default logger: the
-/// operation lines are shown, not only the errors.
-static OPERATIONS_SHOWN: AtomicBool = AtomicBool::new(false);
-
-/// Shows operation lines from now on, as `-v` does; false if they were shown already.
-pub fn show_operations() -> bool {
-    !OPERATIONS_SHOWN.swap(true, Ordering::SeqCst)
-}
-
-fn operations_shown() -> bool {
-    OPERATIONS_SHOWN.load(Ordering::Relaxed)
-}
+use crate::session::operations_shown;
 
 /// Bold, bold yellow, bold green, bold red.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,15 +48,14 @@ pub fn describe(event: &PatchEvent<'_>) -> Option<(Style, String)> {
     }
 }
 
-/// Prints the log on stderr from now on; `verbose` (`-v`) shows the operation lines too.
-pub fn print_to_stderr(verbose: bool) -> HookId {
-    if verbose {
-        show_operations();
-    }
+/// Prints the log on stderr from now on. Operation lines show when the session says so
+/// (`Settings::verbose`, `jurigged.watch()`).
+pub fn print_to_stderr() -> HookId {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     hooks::subscribe(move |_py, event| {
         if let Some((style, text)) = describe(event) {
             let mut stderr = std::io::stderr().lock();
+            // Nowhere to report a failing stderr.
             let _ = if color {
                 writeln!(stderr, "{}{text}\x1b[0m", style.escape())
             } else {

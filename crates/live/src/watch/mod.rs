@@ -17,9 +17,9 @@ mod batch;
 mod native;
 mod polling;
 mod sys;
-mod thread;
 #[cfg(test)]
 mod tests;
+mod thread;
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;

@@ -1,5 +1,5 @@
 use super::*;
-use std::sync::mpsc::channel;
+use std::sync::mpsc::{Receiver, channel};
 
 fn watch_one(
     mode: Mode,

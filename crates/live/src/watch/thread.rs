@@ -82,7 +82,6 @@ impl Watching {
         }
     }
 
-
     pub(super) fn run(
         &mut self,
         receiver: Receiver<Message>,
