@@ -79,8 +79,10 @@ impl Mailbox {
     /// Sends a message that can wait a moment: during a burst of imports the thread reads
     /// them every IMPORT_BURST, and the program never pays for waking it at each import.
     fn send_soon(&self, message: Message) {
+        // Fails only once the thread has stopped, when there is nothing left to watch.
         let _ = self.sender.send(message);
         if !self.looking_soon.load(Ordering::Acquire) {
+            // Non-blocking: a full socket already holds a wake-up.
             let _ = (&*self.wake).write(&[1]);
         }
     }
@@ -163,6 +165,7 @@ impl FileWatcher {
     pub fn stop(&mut self) {
         self.mailbox.send(Message::Stop);
         if let Some(thread) = self.thread.take() {
+            // A panic there was printed as it happened; stopping goes on.
             let _ = thread.join();
         }
     }
@@ -213,5 +216,6 @@ impl Batch<'_> {
 }
 
 fn say(line: &str) {
+    // Nowhere to report a failing stderr.
     let _ = writeln!(std::io::stderr(), "{line}");
 }

@@ -237,6 +237,7 @@ impl Watching {
                 if let Some(watch) = self.directory_watches.remove(&directory) {
                     self.targets.remove(&watch.get_watch_descriptor_id());
                     if let Some(inotify) = self.inotify.as_mut() {
+                        // The kernel may have dropped it already (the directory is gone).
                         let _ = inotify.watches().remove(watch);
                     }
                 }
@@ -313,6 +314,7 @@ impl Watching {
         if let Some(watch) = self.file_watches.remove(path) {
             self.targets.remove(&watch.get_watch_descriptor_id());
             if let Some(inotify) = self.inotify.as_mut() {
+                // The kernel drops the watch of a deleted file itself: it may be gone.
                 let _ = inotify.watches().remove(watch);
             }
         }

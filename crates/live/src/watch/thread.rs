@@ -153,6 +153,7 @@ impl Watching {
                     imports += usize::from(done.is_none());
                     self.add(file, stamp);
                     if let Some(done) = done {
+                        // The waiter may have given up already.
                         let _ = done.send(());
                     }
                 }
