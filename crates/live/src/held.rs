@@ -95,3 +95,17 @@ fn lost_definitions(old: &ModuleTree, new: &ModuleTree) -> (usize, usize) {
     let lost = before.iter().filter(|name| !after.contains(*name)).count();
     (lost, before.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::lost_definitions;
+    use jurigged_source::parse;
+
+    #[test]
+    fn lost_definitions_count_methods_and_ignore_statements() {
+        let old = parse("x = 1\ndef f(): pass\nclass C:\n    def m(self): pass\n").unwrap();
+        let new = parse("x = 2\ndef f(): pass\n").unwrap();
+        assert_eq!(lost_definitions(&old, &new), (2, 3));
+        assert_eq!(lost_definitions(&old, &old), (0, 3));
+    }
+}

@@ -78,3 +78,21 @@ pub(crate) fn error_summary(report: &str) -> String {
     });
     format!("{}{message}", location.unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::error_summary;
+
+    #[test]
+    fn a_summary_names_the_file_line_and_error() {
+        let report = "jurigged: syntax error in /p/app.py; the previous version keeps running.\n  File \"/p/app.py\", line 12\n    def f(:\n          ^\nSyntaxError: invalid syntax\n";
+        assert_eq!(
+            error_summary(report),
+            "app.py:12: SyntaxError: invalid syntax"
+        );
+        assert_eq!(
+            error_summary("jurigged: cannot analyse x\n"),
+            "jurigged: cannot analyse x"
+        );
+    }
+}

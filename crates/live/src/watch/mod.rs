@@ -165,8 +165,12 @@ impl FileWatcher {
     pub fn stop(&mut self) {
         self.mailbox.send(Message::Stop);
         if let Some(thread) = self.thread.take() {
-            // A panic there was printed as it happened; stopping goes on.
-            let _ = thread.join();
+            // Asked from the thread itself (a subscriber stopping the session), it ends
+            // after this batch: it cannot wait for itself.
+            if thread.thread().id() != std::thread::current().id() {
+                // A panic there was printed as it happened; stopping goes on.
+                let _ = thread.join();
+            }
         }
     }
 }
