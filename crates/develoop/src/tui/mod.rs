@@ -11,26 +11,27 @@ mod terminal;
 mod view;
 
 use std::fs::File;
-use std::io::Write;
-use std::os::fd::RawFd;
+use std::io::{IsTerminal, Write};
+use std::os::fd::BorrowedFd;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event, KeyEventKind};
+use jurigged_live::hooks::{self, Flow, HookId, PatchEvent};
+use jurigged_live::log::{Style, describe};
 use pyo3::Python;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 use super::capture::Capture;
 use super::output::{DEFAULT_MAX_LINES, SharedOutput, shared};
-use super::runner::{
-    Command, Interface, Run, TerminalLender, abort_current, drain, nudge, wake_channel,
-};
+use super::runner::{Command, Interface, Run, TerminalLender, abort_current};
+use super::unix::{WakeChannel, poll_readable};
 pub use state::RunView;
 use state::{Action, App};
-pub use terminal::{is_active, restore as restore_terminal};
+pub use terminal::restore as restore_terminal;
 
 /// At most this often a frame is drawn.
 const FRAME: Duration = Duration::from_millis(16);
@@ -44,22 +45,46 @@ enum Message {
     Stop,
 }
 
-/// Where patch reports go while a rich loop is on screen.
-static STATUS: Mutex<Option<Sender<Message>>> = Mutex::new(None);
-
-/// What the last save did (`Update app.f`) or its error, for the status line.
-pub fn report_patch(text: &str, is_error: bool) {
-    if let Some(sender) = STATUS.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        let _ = sender.send(Message::Status(text.to_string(), is_error));
-    }
+/// Shows what each save did (`Update app.f`) or its error on the status line, and, while
+/// the interface holds the terminal, the engine's log there too instead of letting it
+/// scribble over the screen. Subscribed for as long as the interface lives.
+fn show_patches(messages: Sender<Message>) -> HookId {
+    let messages = Mutex::new(messages);
+    let report = move |text: &str, is_error: bool| {
+        if let Ok(messages) = messages.lock() {
+            // Gone only when the interface is: nothing to show it on.
+            let _ = messages.send(Message::Status(text.to_string(), is_error));
+        }
+    };
+    hooks::subscribe(move |_py, event| match *event {
+        PatchEvent::Applied { done, .. } => {
+            if !done.is_empty() {
+                report(&done.join(", "), false);
+            }
+            Flow::Continue
+        }
+        PatchEvent::NotApplied { summary } => {
+            report(summary, true);
+            Flow::Continue
+        }
+        _ if terminal::is_active() => {
+            if let Some((style, text)) = describe(event) {
+                report(&text, style == Style::Red);
+            }
+            Flow::Handled
+        }
+        _ => Flow::Continue,
+    })
 }
 
 pub struct Rich {
     messages: Sender<Message>,
     /// Behind a mutex so the wait can run with the GIL released (Send + Sync).
     commands: Mutex<Receiver<Command>>,
-    command_pipe: RawFd,
+    /// Nudged by the interface's thread when it sent a command.
+    command_sent: Arc<WakeChannel>,
     ui: Option<JoinHandle<()>>,
+    patches: HookId,
     _signals: terminal::SignalGuard,
     columns: u16,
     /// What the program prints between runs (other threads, patched statements), held
@@ -125,32 +150,28 @@ impl Background {
 impl Rich {
     /// The rich interface, if stdin and stdout are a terminal it can take.
     pub fn new() -> Option<Rich> {
-        // SAFETY: isatty on the standard fds.
-        if unsafe { libc::isatty(0) != 1 || libc::isatty(1) != 1 } {
+        if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
             return None;
         }
         let mut tty = terminal::open_tty().ok()?;
-        let signals = terminal::SignalGuard::install(&tty);
+        let signals = terminal::SignalGuard::install(&tty).ok()?;
         terminal::enter(&mut tty).ok()?;
         let columns = crossterm::terminal::size().map(|(w, _)| w).unwrap_or(80);
         let (messages, inbox) = mpsc::channel();
         let (reply, commands) = mpsc::channel();
-        let ends = wake_channel();
-        let write_end = ends.1;
-        *STATUS.lock().unwrap_or_else(|e| e.into_inner()) = Some(messages.clone());
+        let command_sent = Arc::new(WakeChannel::new().ok()?);
+        let sent = command_sent.clone();
         let ui = std::thread::Builder::new()
             .name("jurigged-tui".into())
-            .spawn(move || {
-                ui_loop(tty, inbox, reply, write_end);
-                // SAFETY: the write end is ours alone.
-                unsafe { libc::close(write_end) };
-            })
+            .spawn(move || ui_loop(tty, inbox, reply, &sent))
             .ok()?;
+        let patches = show_patches(messages.clone());
         Some(Rich {
             messages,
             commands: Mutex::new(commands),
-            command_pipe: ends.0,
+            command_sent,
             ui: Some(ui),
+            patches,
             _signals: signals,
             columns,
             background: Arc::new(Mutex::new(Background::start())),
@@ -160,9 +181,11 @@ impl Rich {
 
 impl Drop for Rich {
     fn drop(&mut self) {
-        *STATUS.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        hooks::unsubscribe(self.patches);
+        // Fails only when the interface's thread has ended already.
         let _ = self.messages.send(Message::Stop);
         if let Some(ui) = self.ui.take() {
+            // Only a panic ends it otherwise, and the panic hook gave the terminal back.
             let _ = ui.join();
         }
         terminal::restore();
@@ -170,8 +193,6 @@ impl Drop for Rich {
         if let Some(background) = held {
             background.finish();
         }
-        // SAFETY: closing our read end.
-        unsafe { libc::close(self.command_pipe) };
     }
 }
 
@@ -208,34 +229,22 @@ impl Interface for Rich {
         let _ = self.messages.send(Message::Run(view_of(run)));
     }
 
-    fn wait(&mut self, py: Python<'_>, wake: RawFd) -> Command {
+    fn wait(&mut self, py: Python<'_>, wake: BorrowedFd<'_>) -> Command {
         let commands = &self.commands;
-        let pipe = self.command_pipe;
+        let sent = &self.command_sent;
         py.detach(|| {
             loop {
                 let received = commands.lock().map(|c| c.try_recv());
                 if let Ok(Ok(command)) = received {
-                    drain(pipe);
+                    sent.drain();
                     return command;
                 }
-                let mut fds = [
-                    libc::pollfd {
-                        fd: wake,
-                        events: libc::POLLIN,
-                        revents: 0,
-                    },
-                    libc::pollfd {
-                        fd: pipe,
-                        events: libc::POLLIN,
-                        revents: 0,
-                    },
-                ];
-                // SAFETY: polling two valid fds.
-                unsafe { libc::poll(fds.as_mut_ptr(), 2, 200) };
-                if fds[0].revents != 0 {
+                // A failed poll (a signal) only means looking at the commands again.
+                let polled = poll_readable(&[wake, sent.fd()], Some(Duration::from_millis(200)));
+                if polled.is_ok_and(|ready| ready[0]) {
                     return Command::Rerun;
                 }
-                drain(pipe);
+                sent.drain();
             }
         })
     }
@@ -263,9 +272,10 @@ impl Rich {
 }
 
 /// Sends a command to the runner and wakes its wait.
-fn send(commands: &Sender<Command>, pipe: RawFd, command: Command) {
+fn send(commands: &Sender<Command>, sent: &WakeChannel, command: Command) {
+    // Fails only when the interface is being dropped: no one waits for a command then.
     let _ = commands.send(command);
-    nudge(pipe);
+    sent.nudge();
 }
 
 /// An abort needs the GIL, which a busy Python thread may hold: ask from a helper thread.
@@ -282,7 +292,7 @@ fn full_redraw(screen: &mut Terminal<CrosstermBackend<File>>) {
     }
 }
 
-fn ui_loop(tty: File, inbox: Receiver<Message>, commands: Sender<Command>, pipe: RawFd) {
+fn ui_loop(tty: File, inbox: Receiver<Message>, commands: Sender<Command>, sent: &WakeChannel) {
     let Ok(mut screen) = Terminal::new(CrosstermBackend::new(tty)) else {
         return;
     };
@@ -363,18 +373,18 @@ fn ui_loop(tty: File, inbox: Receiver<Message>, commands: Sender<Command>, pipe:
                 if app.running() {
                     abort_soon();
                 }
-                send(&commands, pipe, Command::Rerun);
+                send(&commands, sent, Command::Rerun);
             }
             Some(Action::Abort) => abort_soon(),
-            Some(Action::Continue) => send(&commands, pipe, Command::Continue),
+            Some(Action::Continue) => send(&commands, sent, Command::Continue),
             Some(Action::Quit) => {
                 if app.running() {
                     abort_soon();
                 }
-                send(&commands, pipe, Command::Quit);
+                send(&commands, sent, Command::Quit);
             }
-            Some(Action::Interrupt) => send(&commands, pipe, Command::Interrupted),
-            Some(Action::Debug(number)) => send(&commands, pipe, Command::Debug(number)),
+            Some(Action::Interrupt) => send(&commands, sent, Command::Interrupted),
+            Some(Action::Debug(number)) => send(&commands, sent, Command::Debug(number)),
             Some(Action::Suspend) => {
                 terminal::suspend();
                 if let Ok(mut tty) = terminal::open_tty() {
