@@ -101,6 +101,7 @@ impl Interface for Basic {
             Status::Error => {
                 self.say(&format!("{}\n", rule(run.number, "ERROR")));
                 let mut err = std::io::stderr().lock();
+                // Where stderr is gone the loop goes on, as with stdout.
                 let _ = err.write_all(run.error.as_deref().unwrap_or("").as_bytes());
                 let _ = err.flush();
                 String::new()
@@ -130,9 +131,11 @@ impl Interface for Basic {
     }
 
     fn wait(&mut self, py: Python<'_>, wake: BorrowedFd<'_>) -> Command {
+        // Said once per process, however many loops follow.
         static ANNOUNCED: AtomicBool = AtomicBool::new(false);
         if matches!(self.keys, Keys::Lines(_)) && !ANNOUNCED.swap(true, Ordering::Relaxed) {
             let mut err = std::io::stderr().lock();
+            // A hint only: without stderr the commands work all the same.
             let _ = writeln!(
                 err,
                 "jurigged: no terminal for keys: reading commands (c, r, q) one per line from standard input; end of input continues"

@@ -1,9 +1,13 @@
 //! The develoop: `--loop` / `--xloop` and `@__.loop` re-run one function on every save.
 //!
 //! `runner` is the engine (runs, aborts, commands) and records each run as data;
-//! interfaces render it (`basic` today; the rich TUI plugs into the same trait); `capture`
-//! takes a run's output at the file-descriptor level; `api` is the Python side;
-//! `targets` finds what `--loop NAME` names and routes every call of it into the loop.
+//! interfaces render it (`basic`, and the rich `tui`, through the same trait); `capture`
+//! takes a run's output at the file-descriptor level; `api` is the Python side (the
+//! `jurigged` module) and `looped` its callables; `targets` finds what `--loop NAME` names
+//! and routes every call of it into the loop.
+//!
+//! `unsafe` (system calls and CPython's C API) lives only in `capture`, `unix`,
+//! `tui::terminal`, `runner::current` and `runner::sleep`; each opts out of the deny below.
 
 #![deny(unsafe_code)]
 

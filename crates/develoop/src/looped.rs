@@ -197,6 +197,7 @@ impl LendsTerminal {
 /// whole debugger stop, so what pdb prints between prompts is on the terminal too), once,
 /// when a rich loop first starts.
 fn wrap_stdin_readers(py: Python<'_>) -> PyResult<()> {
+    // Once per process, like the builtins it changes.
     static WRAPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if WRAPPED.swap(true, std::sync::atomic::Ordering::SeqCst) {
         return Ok(());

@@ -2,6 +2,10 @@
 //! (status, time, result, error, given values, output), then wait for a command: rerun,
 //! abort, continue (return to the caller) or quit. Every save that patches code reruns it,
 //! aborting the current run first. Interfaces only render runs and read keys.
+//!
+//! Here the loop; `once` makes one run, `current` is the run in progress as the program
+//! reaches it (aborts, `give`, terminal loans), `sleep` makes `time.sleep` abortable on
+//! other threads, `buffering` block-buffers a run's output, `describe` names the call.
 
 mod buffering;
 mod current;

@@ -60,7 +60,9 @@ impl LoopName {
     }
 }
 
-/// Main-module names still waiting for their function to be defined.
+/// Main-module names still waiting for their function to be defined. Process-wide: set by
+/// `prepare_loops` before the program runs and read by the main namespace the command line
+/// makes afterwards, through two separate calls of this crate's API.
 static PENDING: Mutex<Vec<LoopName>> = Mutex::new(Vec::new());
 /// `--restart` matches the main module.
 static WRAP_MAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -451,6 +453,24 @@ mod tests {
         assert_eq!(
             (slashes.module.as_deref(), slashes.path),
             (Some("mod"), path(&["Class", "method"]))
+        );
+    }
+
+    #[test]
+    fn name_errors_say_the_flag_the_name_and_the_problem() {
+        let name = LoopName::parse("app:Tool.run", true);
+        let missing = name.error(LoopNameProblem::NotInModule {
+            path: "Tool.run".into(),
+            module: "app".into(),
+        });
+        assert_eq!(
+            missing.to_string(),
+            "--xloop app:Tool.run: no function or method 'Tool.run' in module 'app'"
+        );
+        let no_main = LoopName::parse("main", false).error(LoopNameProblem::NoMain);
+        assert_eq!(
+            no_main.to_string(),
+            "--loop main: there is no script or module to look in (give NAME as module:function)"
         );
     }
 

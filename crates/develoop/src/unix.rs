@@ -97,3 +97,52 @@ impl Drop for Cbreak<'_> {
         unsafe { libc::tcsetattr(self.fd.as_raw_fd(), libc::TCSADRAIN, &self.saved) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn readable(channel: &WakeChannel) -> bool {
+        poll_readable(&[channel.fd()], Some(Duration::ZERO)).unwrap()[0]
+    }
+
+    #[test]
+    fn a_nudge_wakes_the_poll_until_drained() {
+        let channel = WakeChannel::new().unwrap();
+        assert!(!readable(&channel));
+        channel.nudge();
+        assert!(readable(&channel));
+        channel.drain();
+        assert!(!readable(&channel));
+    }
+
+    #[test]
+    fn nudges_never_block_when_nobody_drains() {
+        let channel = WakeChannel::new().unwrap();
+        // Far more than a socket buffer holds: the excess is dropped, not waited on.
+        for _ in 0..1_000_000 {
+            channel.nudge();
+        }
+        assert!(readable(&channel));
+        channel.drain();
+        assert!(!readable(&channel));
+    }
+
+    #[test]
+    fn poll_says_which_fd_is_readable_and_times_out() {
+        let (first, second) = (WakeChannel::new().unwrap(), WakeChannel::new().unwrap());
+        let started = std::time::Instant::now();
+        let none = poll_readable(&[first.fd(), second.fd()], Some(Duration::from_millis(50)));
+        assert_eq!(none.unwrap(), [false, false]);
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        second.nudge();
+        let some = poll_readable(&[first.fd(), second.fd()], None);
+        assert_eq!(some.unwrap(), [false, true]);
+    }
+
+    #[test]
+    fn cbreak_needs_a_terminal() {
+        let (reader, _writer) = std::io::pipe().unwrap();
+        assert!(Cbreak::enter(reader.as_fd()).is_none());
+    }
+}

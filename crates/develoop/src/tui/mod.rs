@@ -8,33 +8,27 @@
 
 mod state;
 mod terminal;
+mod ui_thread;
 mod view;
 
-use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::os::fd::BorrowedFd;
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crossterm::event::{self, Event, KeyEventKind};
 use jurigged_live::hooks::{self, Flow, HookId, PatchEvent};
 use jurigged_live::log::{Style, describe};
 use pyo3::Python;
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
 
 use super::capture::Capture;
 use super::output::{DEFAULT_MAX_LINES, SharedOutput, shared};
-use super::runner::{Command, Interface, Run, TerminalLender, abort_current};
+use super::runner::{Command, Interface, Run, TerminalLender};
 use super::unix::{WakeChannel, poll_readable};
 pub use state::RunView;
-use state::{Action, App};
 pub use terminal::restore as restore_terminal;
-
-/// At most this often a frame is drawn.
-const FRAME: Duration = Duration::from_millis(16);
+use ui_thread::ui_loop;
 
 enum Message {
     Run(RunView),
@@ -108,6 +102,7 @@ impl TerminalLender for Handover {
         }
         let (ack, done) = mpsc::channel();
         if self.messages.send(Message::Suspend(ack)).is_ok() {
+            // Not answered in time, the reader goes ahead on a screen not yet given back.
             let _ = done.recv_timeout(Duration::from_secs(2));
         }
     }
@@ -116,6 +111,7 @@ impl TerminalLender for Handover {
         if let Ok(mut background) = self.background.lock() {
             *background = Background::start();
         }
+        // Sends fail only once the interface's thread has ended: nothing is shown then.
         let _ = self.messages.send(Message::Resume);
     }
 }
@@ -141,6 +137,7 @@ impl Background {
             (self.err, Box::new(std::io::stderr())),
         ] {
             let text = output.lock().map(|o| o.text()).unwrap_or_default();
+            // A real stream that fails (a closed pipe) loses it, as a print would.
             let _ = stream.write_all(text.as_bytes());
             let _ = stream.flush();
         }
@@ -222,11 +219,11 @@ impl Interface for Rich {
     }
 
     fn started(&mut self, run: &Run) {
-        let _ = self.messages.send(Message::Run(view_of(run)));
+        self.show(run);
     }
 
     fn finished(&mut self, run: &Run) {
-        let _ = self.messages.send(Message::Run(view_of(run)));
+        self.show(run);
     }
 
     fn wait(&mut self, py: Python<'_>, wake: BorrowedFd<'_>) -> Command {
@@ -263,136 +260,15 @@ impl Interface for Rich {
 }
 
 impl Rich {
+    fn show(&self, run: &Run) {
+        // Fails only once the interface's thread has ended: nothing is shown then.
+        let _ = self.messages.send(Message::Run(view_of(run)));
+    }
+
     fn handover(&self) -> Handover {
         Handover {
             messages: self.messages.clone(),
             background: self.background.clone(),
-        }
-    }
-}
-
-/// Sends a command to the runner and wakes its wait.
-fn send(commands: &Sender<Command>, sent: &WakeChannel, command: Command) {
-    // Fails only when the interface is being dropped: no one waits for a command then.
-    let _ = commands.send(command);
-    sent.nudge();
-}
-
-/// An abort needs the GIL, which a busy Python thread may hold: ask from a helper thread.
-fn abort_soon() {
-    std::thread::spawn(|| Python::attach(abort_current));
-}
-
-/// Clears the screen and forgets what was drawn, so the next frame draws everything.
-/// (`Terminal::clear` would ask the terminal where its cursor is, and wait for an answer
-/// some terminals never give.)
-fn full_redraw(screen: &mut Terminal<CrosstermBackend<File>>) {
-    if let Ok(size) = screen.size() {
-        let _ = screen.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height));
-    }
-}
-
-fn ui_loop(tty: File, inbox: Receiver<Message>, commands: Sender<Command>, sent: &WakeChannel) {
-    let Ok(mut screen) = Terminal::new(CrosstermBackend::new(tty)) else {
-        return;
-    };
-    full_redraw(&mut screen);
-    let mut app = App::default();
-    let mut dirty = true;
-    let mut last_draw = Instant::now() - FRAME;
-    let mut seen = 0u64;
-    loop {
-        loop {
-            match inbox.try_recv() {
-                Ok(Message::Run(run)) => app.update_run(run),
-                Ok(Message::Status(text, is_error)) => app.status = Some((text, is_error)),
-                Ok(Message::Suspend(ack)) => {
-                    terminal::restore();
-                    let _ = ack.send(());
-                    // pdb has the terminal until the runner says it is done.
-                    loop {
-                        match inbox.recv() {
-                            Ok(Message::Resume) => break,
-                            Ok(Message::Stop) | Err(_) => return,
-                            Ok(Message::Run(run)) => app.update_run(run),
-                            Ok(_) => {}
-                        }
-                    }
-                    if let Ok(mut tty) = terminal::open_tty() {
-                        let _ = terminal::enter(&mut tty);
-                    }
-                    full_redraw(&mut screen);
-                }
-                Ok(Message::Resume) => {}
-                Ok(Message::Stop) | Err(TryRecvError::Disconnected) => return,
-                Err(TryRecvError::Empty) => break,
-            }
-            dirty = true;
-        }
-        let generation = app.shown().map_or(0, |run| {
-            let out = run.stdout.lock().map(|o| o.generation()).unwrap_or(0);
-            let err = run.stderr.lock().map(|o| o.generation()).unwrap_or(0);
-            let given = run.given.lock().map(|g| g.len() as u64).unwrap_or(0);
-            out.wrapping_add(err).wrapping_add(given)
-        });
-        if generation != seen {
-            seen = generation;
-            dirty = true;
-        }
-        // The running time in the footer moves on.
-        if app.running() && last_draw.elapsed() >= Duration::from_millis(200) {
-            dirty = true;
-        }
-        if dirty && last_draw.elapsed() >= FRAME {
-            let _ = screen.draw(|frame| view::draw(frame, &mut app));
-            dirty = false;
-            last_draw = Instant::now();
-        }
-        // Short waits: a message from the runner cannot interrupt the terminal's poll, and a
-        // save's rerun should be on screen within a frame.
-        let timeout = if dirty {
-            FRAME.saturating_sub(last_draw.elapsed())
-        } else {
-            Duration::from_millis(8)
-        };
-        if !event::poll(timeout).unwrap_or(false) {
-            continue;
-        }
-        let Ok(event) = event::read() else { continue };
-        dirty = true;
-        let action = match event {
-            Event::Key(key) if key.kind != KeyEventKind::Release => app.key(key),
-            Event::Mouse(mouse) => {
-                app.mouse(mouse);
-                None
-            }
-            _ => None,
-        };
-        match action {
-            Some(Action::Rerun) => {
-                if app.running() {
-                    abort_soon();
-                }
-                send(&commands, sent, Command::Rerun);
-            }
-            Some(Action::Abort) => abort_soon(),
-            Some(Action::Continue) => send(&commands, sent, Command::Continue),
-            Some(Action::Quit) => {
-                if app.running() {
-                    abort_soon();
-                }
-                send(&commands, sent, Command::Quit);
-            }
-            Some(Action::Interrupt) => send(&commands, sent, Command::Interrupted),
-            Some(Action::Debug(number)) => send(&commands, sent, Command::Debug(number)),
-            Some(Action::Suspend) => {
-                terminal::suspend();
-                if let Ok(mut tty) = terminal::open_tty() {
-                    let _ = terminal::enter(&mut tty);
-                }
-                full_redraw(&mut screen);
-            }
-            None => {}
         }
     }
 }

@@ -50,6 +50,8 @@ pub fn restore() {
     if !ACTIVE.swap(false, Ordering::SeqCst) {
         return;
     }
+    // Each step is tried whatever the others did: as much of the terminal as can be given
+    // back is.
     if let Ok(mut tty) = open_tty() {
         let _ = execute!(tty, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
         let _ = tty.flush();
