@@ -150,18 +150,26 @@ impl Rich {
         if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
             return None;
         }
+        let command_sent = Arc::new(WakeChannel::new().ok()?);
         let mut tty = terminal::open_tty().ok()?;
         let signals = terminal::SignalGuard::install(&tty).ok()?;
-        terminal::enter(&mut tty).ok()?;
+        // From here on a failure gives the terminal back before the basic interface takes
+        // over.
+        if terminal::enter(&mut tty).is_err() {
+            terminal::restore();
+            return None;
+        }
         let columns = crossterm::terminal::size().map(|(w, _)| w).unwrap_or(80);
         let (messages, inbox) = mpsc::channel();
         let (reply, commands) = mpsc::channel();
-        let command_sent = Arc::new(WakeChannel::new().ok()?);
         let sent = command_sent.clone();
-        let ui = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("jurigged-tui".into())
-            .spawn(move || ui_loop(tty, inbox, reply, &sent))
-            .ok()?;
+            .spawn(move || ui_loop(tty, inbox, reply, &sent));
+        let Ok(ui) = spawned else {
+            terminal::restore();
+            return None;
+        };
         let patches = show_patches(messages.clone());
         Some(Rich {
             messages,
