@@ -2,15 +2,12 @@
 //! (`loop`, `xloop`, `loop_on_error`, `give`, `__`), importable in any program run by
 //! `jurigged` without a pip install, and `__` in builtins with `--dev`.
 
-use std::sync::OnceLock;
-
-use pyo3::exceptions::{PyBaseException, PyException, PySystemExit};
+use pyo3::exceptions::PyBaseException;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use super::basic::Basic;
-use super::runner::{self, Interface, LoopExit, is_loopable};
-use super::tui::Rich;
+use super::looped::{self, Develoop};
+use super::runner;
 
 pyo3::create_exception!(
     jurigged,
@@ -18,209 +15,6 @@ pyo3::create_exception!(
     PyBaseException,
     "Raised in a looped function to abort its run."
 );
-
-/// `--loop-interface`, the default for loops that do not name one.
-static DEFAULT_INTERFACE: OnceLock<String> = OnceLock::new();
-
-/// A function that enters the develoop when called.
-#[pyclass(module = "jurigged.loop")]
-pub struct Develoop {
-    function: Py<PyAny>,
-    only_on_error: bool,
-    interface: Option<String>,
-    /// The instance, when reached as a method (`obj.method`).
-    instance: Option<Py<PyAny>>,
-}
-
-impl Develoop {
-    pub fn new(function: Py<PyAny>, only_on_error: bool, interface: Option<String>) -> Develoop {
-        Develoop {
-            function,
-            only_on_error,
-            interface,
-            instance: None,
-        }
-    }
-}
-
-#[pymethods]
-impl Develoop {
-    #[pyo3(signature = (*args, **kwargs))]
-    fn __call__(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Py<PyAny>> {
-        let args = match &self.instance {
-            Some(instance) => {
-                let mut all = vec![instance.clone_ref(py).into_bound(py)];
-                all.extend(args.iter());
-                PyTuple::new(py, all)?
-            }
-            None => args.clone(),
-        };
-        let function = self.function.bind(py);
-        let first_error = if self.only_on_error {
-            // An `async def` or a generator fails only once awaited or driven.
-            let called = function.call(&args, kwargs).and_then(|value| {
-                if super::drive::needs_driving(py, function) {
-                    let driven = super::drive::drive(py, value)?;
-                    super::drive::hand_back(py, driven.for_caller)
-                } else {
-                    Ok(value.unbind())
-                }
-            });
-            match called {
-                Ok(value) => return Ok(value),
-                Err(error) if is_loopable(py, &error) => Some(error),
-                Err(error) => return Err(error),
-            }
-        } else {
-            None
-        };
-        let interface = self
-            .interface
-            .clone()
-            .or_else(|| DEFAULT_INTERFACE.get().cloned())
-            .unwrap_or_else(|| "rich".into());
-        let mut interface: Box<dyn Interface> = match interface.as_str() {
-            // Basic is rich's fallback when stdin and stdout are not a terminal.
-            "rich" => match Rich::new() {
-                Some(rich) => {
-                    if let Err(error) = wrap_stdin_readers(py) {
-                        // Reads of stdin keep working, only without the terminal handed over.
-                        error.print(py);
-                    }
-                    // Libraries colour their output: it is shown in colour.
-                    py.import("os")?
-                        .getattr("environ")?
-                        .call_method1("setdefault", ("FORCE_COLOR", "1"))?;
-                    Box::new(rich)
-                }
-                None => Box::new(Basic::new()),
-            },
-            "basic" => Box::new(Basic::new()),
-            other => {
-                return Err(PyException::new_err(format!(
-                    "Unknown develoop interface: '{other}'"
-                )));
-            }
-        };
-        let ended = runner::run_loop(py, function, &args, kwargs, first_error, interface.as_mut());
-        // The terminal is given back before the caller goes on or the program ends.
-        drop(interface);
-        match ended {
-            Ok(value) => Ok(value),
-            Err(LoopExit::Raise(error)) => Err(error),
-            Err(LoopExit::Quit) if runner::is_main_thread(py) => Err(PySystemExit::new_err(1)),
-            // On another thread SystemExit would end only that thread (threading swallows
-            // it) and the program would go on: end the process as an exit would.
-            Err(LoopExit::Quit) => jurigged_live::python::exit_from_thread(py, 1),
-        }
-    }
-
-    /// `obj.method` gives a loop on the bound method, shown as `Class.method(<Class>, ...)`.
-    fn __get__(
-        slf: Py<Self>,
-        py: Python<'_>,
-        instance: Option<Bound<'_, PyAny>>,
-        _owner: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyAny>> {
-        match instance {
-            Some(instance) if !instance.is_none() => {
-                let this = slf.borrow(py);
-                let bound = Develoop {
-                    function: this.function.clone_ref(py),
-                    only_on_error: this.only_on_error,
-                    interface: this.interface.clone(),
-                    instance: Some(instance.unbind()),
-                };
-                Ok(Py::new(py, bound)?.into_any())
-            }
-            _ => Ok(slf.into_any()),
-        }
-    }
-
-    #[getter]
-    fn __wrapped__(&self, py: Python<'_>) -> Py<PyAny> {
-        self.function.clone_ref(py)
-    }
-
-    /// Everything else (`__name__`, `__doc__`, ...) is the function's.
-    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
-        Ok(self.function.bind(py).getattr(name)?.unbind())
-    }
-}
-
-/// A function that reads stdin (`input`, `cmd.Cmd.cmdloop`, which pdb runs), wrapped so
-/// that a looped function calling it on its run's thread gets the terminal from the
-/// interface for the read and gives it back after; anywhere else it is the function itself.
-#[pyclass(module = "jurigged.loop")]
-struct LendsTerminal {
-    function: Py<PyAny>,
-}
-
-#[pymethods]
-impl LendsTerminal {
-    #[pyo3(signature = (*args, **kwargs))]
-    fn __call__(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Py<PyAny>> {
-        let lent = runner::lend_terminal(py);
-        let result = self.function.bind(py).call(args, kwargs);
-        if lent {
-            runner::take_terminal_back(py);
-        }
-        Ok(result?.unbind())
-    }
-
-    /// As a class attribute (`cmd.Cmd.cmdloop`) it binds like the method it wraps.
-    fn __get__(
-        slf: Py<Self>,
-        py: Python<'_>,
-        instance: Option<Bound<'_, PyAny>>,
-        _owner: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyAny>> {
-        match instance {
-            Some(instance) if !instance.is_none() => Ok(py
-                .import("types")?
-                .getattr("MethodType")?
-                .call1((slf, instance))?
-                .unbind()),
-            _ => Ok(slf.into_any()),
-        }
-    }
-
-    #[getter]
-    fn __wrapped__(&self, py: Python<'_>) -> Py<PyAny> {
-        self.function.clone_ref(py)
-    }
-
-    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
-        Ok(self.function.bind(py).getattr(name)?.unbind())
-    }
-}
-
-/// Wraps `input` and `cmd.Cmd.cmdloop` (pdb's prompt loop: the terminal is lent for a
-/// whole debugger stop, so what pdb prints between prompts is on the terminal too), once,
-/// when a rich loop first starts.
-fn wrap_stdin_readers(py: Python<'_>) -> PyResult<()> {
-    static WRAPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if WRAPPED.swap(true, std::sync::atomic::Ordering::SeqCst) {
-        return Ok(());
-    }
-    let builtins = py.import("builtins")?;
-    let input = builtins.getattr("input")?.unbind();
-    builtins.setattr("input", Py::new(py, LendsTerminal { function: input })?)?;
-    let command_class = py.import("cmd")?.getattr("Cmd")?;
-    let cmdloop = command_class.getattr("cmdloop")?.unbind();
-    command_class.setattr("cmdloop", Py::new(py, LendsTerminal { function: cmdloop })?)?;
-    Ok(())
-}
 
 /// `loop(fn=None, *, interface=None, only_on_error=False)`: a decorator, bare or with
 /// keywords.
@@ -233,9 +27,7 @@ fn loop_(
     only_on_error: bool,
 ) -> PyResult<Py<PyAny>> {
     match function {
-        Some(function) => {
-            Ok(Py::new(py, Develoop::new(function, only_on_error, interface))?.into_any())
-        }
+        Some(function) => Ok(Develoop::wrap(py, function, only_on_error, interface)?.into_any()),
         None => {
             let this = wrap_pyfunction!(loop_, py)?;
             let keywords = PyDict::new(py);
@@ -408,7 +200,7 @@ fn _is_watched(path: std::path::PathBuf) -> bool {
 /// Puts `jurigged` and `jurigged.loop` in `sys.modules` (and `__` in builtins with
 /// `--dev`). `default_interface` is `--loop-interface`.
 pub fn install(py: Python<'_>, dev: bool, default_interface: &str) -> PyResult<()> {
-    let _ = DEFAULT_INTERFACE.set(default_interface.to_string());
+    looped::set_default_interface(default_interface);
     let loop_module = PyModule::new(py, "jurigged.loop")?;
     loop_module.add_function(wrap_pyfunction!(loop_, &loop_module)?)?;
     loop_module.add_function(wrap_pyfunction!(xloop, &loop_module)?)?;

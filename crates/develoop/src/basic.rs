@@ -13,22 +13,23 @@
 //! terminal when stdin is redirected); with no terminal at all, one command per line is
 //! read from stdin.
 
-use std::io::Write;
-use std::os::fd::RawFd;
+use std::fs::File;
+use std::io::{IsTerminal, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::Python;
-use pyo3::ffi;
 
 use super::format::{duration, rule};
-use super::runner::{Command, Interface, Run, Status};
+use super::runner::{Command, Interface, Run, Status, discard_pending_signals};
+use super::unix::{Cbreak, poll_readable};
 
 /// Where keys come from.
 enum Keys {
-    /// A terminal read in cbreak mode; `owned` when we opened /dev/tty ourselves.
-    Terminal { fd: RawFd, owned: bool },
-    /// No terminal: lines from stdin.
-    Lines,
+    /// A terminal (stdin, else /dev/tty), read unbuffered in cbreak mode.
+    Terminal(File),
+    /// No terminal: lines from stdin, read unbuffered (what follows is the program's).
+    Lines(Option<File>),
 }
 
 pub struct Basic {
@@ -39,22 +40,24 @@ pub struct Basic {
     prompt: String,
 }
 
+/// Stdin as a file of its own (a duplicate): read a byte at a time, without Rust's buffer.
+fn stdin_file() -> Option<File> {
+    let stdin = std::io::stdin();
+    stdin.as_fd().try_clone_to_owned().ok().map(File::from)
+}
+
 impl Basic {
     pub fn new() -> Basic {
-        // SAFETY: isatty/open on fixed paths; the fd is closed on drop.
-        let keys = unsafe {
-            if libc::isatty(0) == 1 {
-                Keys::Terminal {
-                    fd: 0,
-                    owned: false,
-                }
-            } else {
-                let fd = libc::open(c"/dev/tty".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-                if fd >= 0 {
-                    Keys::Terminal { fd, owned: true }
-                } else {
-                    Keys::Lines
-                }
+        let keys = if std::io::stdin().is_terminal() {
+            stdin_file().map_or(Keys::Lines(None), Keys::Terminal)
+        } else {
+            match std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/tty")
+            {
+                Ok(tty) => Keys::Terminal(tty),
+                Err(_) => Keys::Lines(stdin_file()),
             }
         };
         Basic {
@@ -66,17 +69,9 @@ impl Basic {
 
     fn say(&self, text: &str) {
         let mut out = std::io::stdout().lock();
+        // Where stdout is gone the loop goes on: keys still work.
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
-    }
-}
-
-impl Drop for Basic {
-    fn drop(&mut self) {
-        if let Keys::Terminal { fd, owned: true } = self.keys {
-            // SAFETY: closing the /dev/tty fd we opened.
-            unsafe { libc::close(fd) };
-        }
     }
 }
 
@@ -106,6 +101,7 @@ impl Interface for Basic {
             Status::Error => {
                 self.say(&format!("{}\n", rule(run.number, "ERROR")));
                 let mut err = std::io::stderr().lock();
+                // Where stderr is gone the loop goes on, as with stdout.
                 let _ = err.write_all(run.error.as_deref().unwrap_or("").as_bytes());
                 let _ = err.flush();
                 String::new()
@@ -134,135 +130,89 @@ impl Interface for Basic {
         self.say(&self.prompt);
     }
 
-    fn wait(&mut self, py: Python<'_>, wake: RawFd) -> Command {
+    fn wait(&mut self, py: Python<'_>, wake: BorrowedFd<'_>) -> Command {
+        // Said once per process, however many loops follow.
         static ANNOUNCED: AtomicBool = AtomicBool::new(false);
-        if matches!(self.keys, Keys::Lines) && !ANNOUNCED.swap(true, Ordering::Relaxed) {
+        if matches!(self.keys, Keys::Lines(_)) && !ANNOUNCED.swap(true, Ordering::Relaxed) {
             let mut err = std::io::stderr().lock();
+            // A hint only: without stderr the commands work all the same.
             let _ = writeln!(
                 err,
                 "jurigged: no terminal for keys: reading commands (c, r, q) one per line from standard input; end of input continues"
             );
         }
-        let keys = match self.keys {
-            Keys::Terminal { fd, .. } => Some(fd),
-            Keys::Lines => None,
-        };
         let failed_run = self.failed_run;
+        let keys = &self.keys;
         let command = py.detach(|| match keys {
-            Some(fd) => read_key(fd, wake, failed_run),
-            None => read_line(wake, failed_run),
+            Keys::Terminal(tty) => read_key(tty, wake, failed_run),
+            Keys::Lines(Some(stdin)) => read_line(stdin, wake, failed_run),
+            // Stdin is closed: as at its end.
+            Keys::Lines(None) => Command::Continue,
         });
         if command == Command::Interrupted {
             // The SIGINT tripped Python's flag too: the loop reports it once, itself.
-            // SAFETY: the GIL is held again here.
-            unsafe {
-                if ffi::PyErr_CheckSignals() != 0 {
-                    ffi::PyErr_Clear();
-                }
-            }
+            discard_pending_signals(py);
         }
         command
     }
 }
 
 /// Waits for `fd` or `wake` to be readable; `None` on Ctrl-C (EINTR).
-fn wait_readable(fd: RawFd, wake: RawFd) -> Option<bool> {
-    let mut fds = [
-        libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: wake,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
+fn wait_readable(fd: BorrowedFd<'_>, wake: BorrowedFd<'_>) -> Option<bool> {
     loop {
-        // SAFETY: polling two valid fds.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if n < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                return None;
-            }
-            continue;
+        match poll_readable(&[fd, wake], None) {
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => return None,
+            Err(_) => continue,
+            Ok(ready) if ready[1] => return Some(false),
+            Ok(ready) if ready[0] => return Some(true),
+            Ok(_) => {}
         }
-        if fds[1].revents != 0 {
-            return Some(false);
-        }
-        if fds[0].revents != 0 {
-            return Some(true);
-        }
+    }
+}
+
+/// One byte; `None` at the end of input or on an error.
+fn read_byte(mut file: &File) -> Option<u8> {
+    let mut byte = [0u8; 1];
+    match file.read(&mut byte) {
+        Ok(1) => Some(byte[0]),
+        _ => None,
     }
 }
 
 /// One key, without Enter (cbreak mode for the wait only).
-fn read_key(fd: RawFd, wake: RawFd, failed_run: Option<usize>) -> Command {
-    let saved = cbreak(fd);
-    let command = loop {
-        match wait_readable(fd, wake) {
-            None => break Command::Interrupted,
-            Some(false) => break Command::Rerun,
-            Some(true) => {
-                let mut byte = [0u8; 1];
-                // SAFETY: reading one byte from a readable fd.
-                let n = unsafe { libc::read(fd, byte.as_mut_ptr().cast(), 1) };
-                if n <= 0 {
-                    break Command::Continue;
+fn read_key(tty: &File, wake: BorrowedFd<'_>, failed_run: Option<usize>) -> Command {
+    let _cbreak = Cbreak::enter(tty.as_fd());
+    loop {
+        match wait_readable(tty.as_fd(), wake) {
+            None => return Command::Interrupted,
+            Some(false) => return Command::Rerun,
+            Some(true) => match read_byte(tty) {
+                None => return Command::Continue,
+                Some(b'c' | b'C') => return Command::Continue,
+                Some(b'r' | b'R') => return Command::Rerun,
+                Some(b'q' | b'Q') => return Command::Quit,
+                Some(b'd' | b'D') if failed_run.is_some() => {
+                    return Command::Debug(failed_run.unwrap_or_default());
                 }
-                match byte[0] {
-                    b'c' | b'C' => break Command::Continue,
-                    b'r' | b'R' => break Command::Rerun,
-                    b'q' | b'Q' => break Command::Quit,
-                    b'd' | b'D' if failed_run.is_some() => {
-                        break Command::Debug(failed_run.unwrap_or_default());
-                    }
-                    _ => {}
-                }
-            }
+                Some(_) => {}
+            },
         }
-    };
-    if let Some(saved) = saved {
-        // SAFETY: restoring the mode saved from this fd.
-        unsafe { libc::tcsetattr(fd, libc::TCSADRAIN, &saved) };
-    }
-    command
-}
-
-/// Puts the terminal in cbreak mode (keys without Enter, no echo); returns the old mode.
-fn cbreak(fd: RawFd) -> Option<libc::termios> {
-    // SAFETY: termios calls on a terminal fd with a local struct.
-    unsafe {
-        let mut mode: libc::termios = std::mem::zeroed();
-        if libc::tcgetattr(fd, &mut mode) != 0 {
-            return None;
-        }
-        let saved = mode;
-        mode.c_lflag &= !(libc::ICANON | libc::ECHO);
-        mode.c_cc[libc::VMIN] = 1;
-        mode.c_cc[libc::VTIME] = 0;
-        libc::tcsetattr(fd, libc::TCSADRAIN, &mode);
-        Some(saved)
     }
 }
 
 /// One command per line from stdin (no terminal at all).
-fn read_line(wake: RawFd, failed_run: Option<usize>) -> Command {
+fn read_line(stdin: &File, wake: BorrowedFd<'_>, failed_run: Option<usize>) -> Command {
     let mut line = Vec::new();
     loop {
-        match wait_readable(0, wake) {
+        match wait_readable(stdin.as_fd(), wake) {
             None => return Command::Interrupted,
             Some(false) => return Command::Rerun,
             Some(true) => {
-                let mut byte = [0u8; 1];
-                // SAFETY: reading one byte from stdin, which is readable.
-                let n = unsafe { libc::read(0, byte.as_mut_ptr().cast(), 1) };
-                if n <= 0 {
+                let Some(byte) = read_byte(stdin) else {
                     return Command::Continue;
-                }
-                if byte[0] != b'\n' {
-                    line.push(byte[0]);
+                };
+                if byte != b'\n' {
+                    line.push(byte);
                     continue;
                 }
                 match line.iter().find(|b| !b.is_ascii_whitespace()) {

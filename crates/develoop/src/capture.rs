@@ -6,16 +6,59 @@
 //! at a pipe otherwise. A thread per stream collects the bytes and, when asked, copies them
 //! to the real stream as they come (the basic interface shows output live).
 
-use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io::{IsTerminal, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::mpsc::{self, Receiver};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::output::SharedOutput as Sink;
 
+/// A standard stream of the process: its fd is the process's, never closed here.
+#[derive(Clone, Copy)]
+enum Stream {
+    Out,
+    Err,
+}
+
+impl Stream {
+    fn fd(self) -> libc::c_int {
+        match self {
+            Stream::Out => libc::STDOUT_FILENO,
+            Stream::Err => libc::STDERR_FILENO,
+        }
+    }
+
+    fn is_terminal(self) -> bool {
+        match self {
+            Stream::Out => std::io::stdout().is_terminal(),
+            Stream::Err => std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// A duplicate of what the stream is now.
+    fn duplicate(self) -> std::io::Result<OwnedFd> {
+        match self {
+            Stream::Out => std::io::stdout().as_fd().try_clone_to_owned(),
+            Stream::Err => std::io::stderr().as_fd().try_clone_to_owned(),
+        }
+    }
+
+    /// Makes the stream's fd point where `to` does.
+    fn point_at(self, to: BorrowedFd<'_>) -> std::io::Result<()> {
+        // SAFETY: dup2 of an open (borrowed) fd onto a standard fd, which stays open.
+        if unsafe { libc::dup2(to.as_raw_fd(), self.fd()) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
 struct Redirected {
-    fd: RawFd,
+    stream: Stream,
     /// A duplicate of the real stream, put back at the end.
     saved: OwnedFd,
     reader: JoinHandle<()>,
@@ -39,8 +82,8 @@ impl Capture {
         columns: Option<u16>,
     ) -> std::io::Result<Capture> {
         let mut streams = Vec::new();
-        for (fd, sink) in [(1, out), (2, err)] {
-            match redirect(fd, sink, tee, columns) {
+        for (stream, sink) in [(Stream::Out, out), (Stream::Err, err)] {
+            match redirect(stream, sink, tee, columns) {
                 Ok(stream) => streams.push(stream),
                 Err(error) => {
                     Capture { streams }.stop();
@@ -54,109 +97,117 @@ impl Capture {
     /// Puts the real streams back and waits (briefly) for the last bytes. A subprocess that
     /// still holds the capture open is not waited for.
     pub fn stop(self) {
-        for stream in self.streams {
-            // SAFETY: dup2 onto a standard fd we redirected; `saved` is a valid fd.
-            unsafe {
-                libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&stream.saved), stream.fd);
-            }
-            if stream.done.recv_timeout(Duration::from_millis(200)).is_ok() {
-                let _ = stream.reader.join();
+        for redirected in self.streams {
+            // Failing, the stream stays captured and the reader keeps collecting: nothing
+            // better is left to do with it.
+            let _ = redirected.stream.point_at(redirected.saved.as_fd());
+            if redirected
+                .done
+                .recv_timeout(Duration::from_millis(200))
+                .is_ok()
+            {
+                // It has ended: join only reaps it.
+                let _ = redirected.reader.join();
             }
         }
     }
 }
 
-fn redirect(fd: RawFd, sink: Sink, tee: bool, columns: Option<u16>) -> std::io::Result<Redirected> {
-    // SAFETY: plain fd syscalls; every fd created here is owned by an OwnedFd or closed.
-    unsafe {
-        let saved = libc::dup(fd);
-        if saved < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let saved = OwnedFd::from_raw_fd(saved);
-        let (read_end, write_end) = if libc::isatty(fd) == 1 {
-            pty_like(fd, columns)?
-        } else {
-            let mut ends = [0; 2];
-            if libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1]))
-        };
-        if libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&write_end), fd) < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        drop(write_end);
-        let copy_to = if tee {
-            Some(std::fs::File::from(saved.try_clone()?))
-        } else {
-            None
-        };
-        let (finished, done) = mpsc::channel();
-        let reader = std::thread::Builder::new()
-            .name("jurigged-capture".into())
-            .spawn(move || {
-                collect(read_end, sink, copy_to);
-                let _ = finished.send(());
-            })?;
-        Ok(Redirected {
-            fd,
-            saved,
-            reader,
-            done,
-        })
-    }
+fn redirect(
+    stream: Stream,
+    sink: Sink,
+    tee: bool,
+    columns: Option<u16>,
+) -> std::io::Result<Redirected> {
+    let saved = stream.duplicate()?;
+    let (read_end, write_end) = if stream.is_terminal() {
+        pty_like(saved.as_fd(), columns)?
+    } else {
+        let (read_end, write_end) = std::io::pipe()?;
+        (OwnedFd::from(read_end), OwnedFd::from(write_end))
+    };
+    stream.point_at(write_end.as_fd())?;
+    drop(write_end);
+    let copy_to = if tee {
+        Some(File::from(saved.try_clone()?))
+    } else {
+        None
+    };
+    let (finished, done) = mpsc::channel();
+    let reader = std::thread::Builder::new()
+        .name("jurigged-capture".into())
+        .spawn(move || {
+            collect(File::from(read_end), sink, copy_to);
+            // The capture may have stopped waiting already.
+            let _ = finished.send(());
+        })?;
+    Ok(Redirected {
+        stream,
+        saved,
+        reader,
+        done,
+    })
 }
 
-/// A pseudo-terminal as wide as the real terminal, in raw mode (no `\r\n` translation).
-unsafe fn pty_like(fd: RawFd, columns: Option<u16>) -> std::io::Result<(OwnedFd, OwnedFd)> {
-    // SAFETY: openpty fills two fds we take ownership of; termios calls act on them.
-    unsafe {
-        let (mut master, mut slave) = (0, 0);
-        let mut size: libc::winsize = std::mem::zeroed();
-        libc::ioctl(fd, libc::TIOCGWINSZ, &mut size);
-        if let Some(columns) = columns {
-            size.ws_col = columns;
-        }
-        if libc::openpty(
+/// A pseudo-terminal as wide as the terminal `like`, in raw mode (no `\r\n` translation):
+/// (master, slave).
+fn pty_like(like: BorrowedFd<'_>, columns: Option<u16>) -> std::io::Result<(OwnedFd, OwnedFd)> {
+    // SAFETY: winsize and termios are plain data, filled by the calls below or left zeroed.
+    let (mut size, mut mode): (libc::winsize, libc::termios) =
+        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    // SAFETY: an open fd and a local struct. Failing, the size stays zero: no size.
+    unsafe { libc::ioctl(like.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
+    if let Some(columns) = columns {
+        size.ws_col = columns;
+    }
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two new fds, owned right below; the name and mode pointers
+    // may be null, the size is a local struct.
+    let opened = unsafe {
+        libc::openpty(
             &mut master,
             &mut slave,
             std::ptr::null_mut(),
             std::ptr::null(),
             &size,
-        ) < 0
-        {
-            return Err(std::io::Error::last_os_error());
-        }
-        libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC);
-        libc::fcntl(slave, libc::F_SETFD, libc::FD_CLOEXEC);
-        let mut mode: libc::termios = std::mem::zeroed();
-        if libc::tcgetattr(slave, &mut mode) == 0 {
-            libc::cfmakeraw(&mut mode);
-            libc::tcsetattr(slave, libc::TCSANOW, &mode);
-        }
-        Ok((OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)))
+        )
+    };
+    if opened < 0 {
+        return Err(std::io::Error::last_os_error());
     }
+    // SAFETY: both fds were just opened and belong to nobody else.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    for fd in [&master, &slave] {
+        // SAFETY: fcntl on an open fd we own. Failing, a child process inherits it: the
+        // capture then lasts as long as that child keeps it.
+        unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    // SAFETY: termios calls on an open fd we own with a local struct. Failing, the
+    // pseudo-terminal keeps its cooked mode.
+    unsafe {
+        if libc::tcgetattr(slave.as_raw_fd(), &mut mode) == 0 {
+            libc::cfmakeraw(&mut mode);
+            libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &mode);
+        }
+    }
+    Ok((master, slave))
 }
 
-fn collect(read_end: OwnedFd, sink: Sink, mut copy_to: Option<std::fs::File>) {
+fn collect(mut read_end: File, sink: Sink, mut copy_to: Option<File>) {
     let mut buffer = [0u8; 8192];
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&read_end);
     loop {
-        // SAFETY: reading into a local buffer from an fd we own.
-        let n = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
-        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-            continue;
-        }
-        if n <= 0 {
+        let n = match read_end.read(&mut buffer) {
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
             // EOF (pipe) or EIO (pty: every writer is gone).
-            return;
-        }
-        let bytes = &buffer[..n as usize];
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let bytes = &buffer[..n];
         if let Ok(mut sink) = sink.lock() {
             sink.push(bytes);
         }
         if let Some(out) = copy_to.as_mut() {
+            // A real stream that fails (a closed pipe) only loses the copy.
             let _ = out.write_all(bytes);
         }
     }

@@ -1,53 +1,46 @@
 //! The develoop: `--loop` / `--xloop` and `@__.loop` re-run one function on every save.
 //!
 //! `runner` is the engine (runs, aborts, commands) and records each run as data;
-//! interfaces render it (`basic` today; the rich TUI plugs into the same trait); `capture`
-//! takes a run's output at the file-descriptor level; `api` is the Python side;
-//! `targets` finds what `--loop NAME` names and routes every call of it into the loop.
+//! interfaces render it (`basic`, and the rich `tui`, through the same trait); `capture`
+//! takes a run's output at the file-descriptor level; `api` is the Python side (the
+//! `jurigged` module) and `looped` its callables; `targets` finds what `--loop NAME` names
+//! and routes every call of it into the loop.
+//!
+//! `unsafe` (system calls and CPython's C API) lives only in `capture`, `unix`,
+//! `tui::terminal`, `runner::current` and `runner::sleep`; each opts out of the deny below.
+
+#![deny(unsafe_code)]
 
 mod api;
 mod basic;
 mod capture;
 mod drive;
 mod format;
+mod looped;
 mod output;
 mod runner;
 mod targets;
 pub mod tui;
+mod unix;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-pub use targets::{LoopName, MainSource};
+pub use targets::{LoopName, LoopNameError, LoopNameProblem, MainSource};
 
 use jurigged_live::hooks::{self, Flow, PatchEvent};
-use jurigged_live::log::{Style, describe};
 
-/// Follows the engine: a loop waiting for a fix runs again once code changed, and a
-/// full-screen interface shows the log on its status line instead of letting it scribble
-/// over the screen.
+/// Follows the engine: a loop runs again once code changed (a full-screen interface
+/// follows it too, while it lives: see `tui`).
 fn follow_patches() {
-    hooks::subscribe(|py, event| match *event {
-        PatchEvent::Applied { done, changed_code } => {
-            if changed_code {
-                runner::patch_applied(py);
-            }
-            if !done.is_empty() {
-                tui::report_patch(&done.join(", "), false);
-            }
-            Flow::Continue
+    hooks::subscribe(|py, event| {
+        if let PatchEvent::Applied {
+            changed_code: true, ..
+        } = event
+        {
+            runner::patch_applied(py);
         }
-        PatchEvent::NotApplied { summary } => {
-            tui::report_patch(summary, true);
-            Flow::Continue
-        }
-        _ if tui::is_active() => {
-            if let Some((style, text)) = describe(event) {
-                tui::report_patch(&text, style == Style::Red);
-            }
-            Flow::Handled
-        }
-        _ => Flow::Continue,
+        Flow::Continue
     });
 }
 
@@ -58,12 +51,13 @@ pub fn install(py: Python<'_>, dev: bool, default_interface: &str) -> PyResult<(
     api::install(py, dev, default_interface)
 }
 
-/// Sets up `--loop` names before the program runs; errors are one line for the user.
+/// Sets up `--loop` names before the program runs. An error converts to a Python
+/// exception whose text is the one line for the user.
 pub fn prepare_loops(
     py: Python<'_>,
     names: &[LoopName],
     main: Option<MainSource>,
-) -> Result<(), String> {
+) -> Result<(), LoopNameError> {
     targets::prepare(py, names, main)
 }
 

@@ -16,7 +16,7 @@ use pyo3::exceptions::{PyKeyError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFunction, PyType};
 
-use super::api::Develoop;
+use super::looped::Develoop;
 use jurigged_source::{self as source, Kind};
 
 /// One `--loop` / `--xloop` argument.
@@ -60,7 +60,9 @@ impl LoopName {
     }
 }
 
-/// Main-module names still waiting for their function to be defined.
+/// Main-module names still waiting for their function to be defined. Process-wide: set by
+/// `prepare_loops` before the program runs and read by the main namespace the command line
+/// makes afterwards, through two separate calls of this crate's API.
 static PENDING: Mutex<Vec<LoopName>> = Mutex::new(Vec::new());
 /// `--restart` matches the main module.
 static WRAP_MAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -73,45 +75,82 @@ pub fn wrapping_main() -> bool {
     WRAP_MAIN.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Why a `--loop` / `--xloop` name cannot be set up: `{flag} {spec}: {problem}`.
+#[derive(Debug, thiserror::Error)]
+#[error("{flag} {spec}: {problem}")]
+pub struct LoopNameError {
+    flag: &'static str,
+    spec: String,
+    problem: LoopNameProblem,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoopNameProblem {
+    /// Its module failed to import, or its function to be redirected (the exception's text).
+    #[error("{0}")]
+    Python(String),
+    #[error("no function or method '{path}' in module '{module}'")]
+    NotInModule { path: String, module: String },
+    #[error("there is no script or module to look in (give NAME as module:function)")]
+    NoMain,
+    #[error("no function or method '{path}' in {main}")]
+    NotInMain { path: String, main: String },
+}
+
+/// As a Python exception: the one line the user sees, `jurigged: --loop NAME: ...`.
+impl pyo3::PyErrArguments for LoopNameError {
+    fn arguments(self, py: Python<'_>) -> Py<PyAny> {
+        pyo3::PyErrArguments::arguments(format!("jurigged: {self}"), py)
+    }
+}
+
+impl LoopName {
+    fn error(&self, problem: LoopNameProblem) -> LoopNameError {
+        LoopNameError {
+            flag: self.flag(),
+            spec: self.spec.clone(),
+            problem,
+        }
+    }
+
+    fn python_error(&self, py: Python<'_>, error: PyErr) -> LoopNameError {
+        self.error(LoopNameProblem::Python(error.value(py).to_string()))
+    }
+}
+
 /// Checks and sets up every name before the program runs. Names in other modules are
 /// imported and redirected now; names of the main module (`main`, its source) are
-/// checked against its definitions and redirected as it runs. Errors are one line.
-pub fn prepare(py: Python<'_>, names: &[LoopName], main: Option<MainSource>) -> Result<(), String> {
+/// checked against its definitions and redirected as it runs.
+pub fn prepare(
+    py: Python<'_>,
+    names: &[LoopName],
+    main: Option<MainSource>,
+) -> Result<(), LoopNameError> {
     for name in names {
         match &name.module {
             Some(module) => {
-                let module_object = py.import(module.as_str()).map_err(|err| {
-                    format!("jurigged: {} {}: {}", name.flag(), name.spec, err.value(py))
-                })?;
+                let module_object = py
+                    .import(module.as_str())
+                    .map_err(|err| name.python_error(py, err))?;
                 let globals = module_object.dict();
                 let resolved = resolve(&globals, &name.path).map_err(|_| {
-                    format!(
-                        "jurigged: {} {}: no function or method '{}' in module '{module}'",
-                        name.flag(),
-                        name.spec,
-                        name.path.join(".")
-                    )
+                    name.error(LoopNameProblem::NotInModule {
+                        path: name.path.join("."),
+                        module: module.clone(),
+                    })
                 })?;
-                redirect(py, &resolved, name.only_on_error).map_err(|err| {
-                    format!("jurigged: {} {}: {}", name.flag(), name.spec, err.value(py))
-                })?;
+                redirect(py, &resolved, name.only_on_error)
+                    .map_err(|err| name.python_error(py, err))?;
             }
             None => {
                 let Some(main) = &main else {
-                    return Err(format!(
-                        "jurigged: {} {}: there is no script or module to look in (give NAME as module:function)",
-                        name.flag(),
-                        name.spec
-                    ));
+                    return Err(name.error(LoopNameProblem::NoMain));
                 };
                 if !main.defines(&name.path) {
-                    return Err(format!(
-                        "jurigged: {} {}: no function or method '{}' in {}",
-                        name.flag(),
-                        name.spec,
-                        name.path.join("."),
-                        main.describe()
-                    ));
+                    return Err(name.error(LoopNameProblem::NotInMain {
+                        path: name.path.join("."),
+                        main: main.describe(),
+                    }));
                 }
                 PENDING
                     .lock()
@@ -266,10 +305,7 @@ fn redirect(py: Python<'_>, function: &Bound<'_, PyAny>, only_on_error: bool) ->
             .map(|c| if c.is_alphanumeric() { c } else { '_' })
             .collect::<String>()
     );
-    let looped = Py::new(
-        py,
-        Develoop::new(copy.clone().unbind(), only_on_error, None),
-    )?;
+    let looped = Develoop::wrap(py, copy.clone().unbind(), only_on_error, None)?;
     globals.set_item(&key, looped)?;
     let redirector = redirector_code(py, &code, &name, &key)?;
     function.setattr("__code__", redirector)?;
@@ -417,6 +453,24 @@ mod tests {
         assert_eq!(
             (slashes.module.as_deref(), slashes.path),
             (Some("mod"), path(&["Class", "method"]))
+        );
+    }
+
+    #[test]
+    fn name_errors_say_the_flag_the_name_and_the_problem() {
+        let name = LoopName::parse("app:Tool.run", true);
+        let missing = name.error(LoopNameProblem::NotInModule {
+            path: "Tool.run".into(),
+            module: "app".into(),
+        });
+        assert_eq!(
+            missing.to_string(),
+            "--xloop app:Tool.run: no function or method 'Tool.run' in module 'app'"
+        );
+        let no_main = LoopName::parse("main", false).error(LoopNameProblem::NoMain);
+        assert_eq!(
+            no_main.to_string(),
+            "--loop main: there is no script or module to look in (give NAME as module:function)"
         );
     }
 

@@ -8,32 +8,27 @@
 
 mod state;
 mod terminal;
+mod ui_thread;
 mod view;
 
-use std::fs::File;
-use std::io::Write;
-use std::os::fd::RawFd;
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::io::{IsTerminal, Write};
+use std::os::fd::BorrowedFd;
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crossterm::event::{self, Event, KeyEventKind};
+use jurigged_live::hooks::{self, Flow, HookId, PatchEvent};
+use jurigged_live::log::{Style, describe};
 use pyo3::Python;
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
 
 use super::capture::Capture;
 use super::output::{DEFAULT_MAX_LINES, SharedOutput, shared};
-use super::runner::{
-    Command, Interface, Run, TerminalLender, abort_current, drain, nudge, wake_channel,
-};
+use super::runner::{Command, Interface, Run, TerminalLender};
+use super::unix::{WakeChannel, poll_readable};
 pub use state::RunView;
-use state::{Action, App};
-pub use terminal::{is_active, restore as restore_terminal};
-
-/// At most this often a frame is drawn.
-const FRAME: Duration = Duration::from_millis(16);
+pub use terminal::restore as restore_terminal;
+use ui_thread::ui_loop;
 
 enum Message {
     Run(RunView),
@@ -44,22 +39,46 @@ enum Message {
     Stop,
 }
 
-/// Where patch reports go while a rich loop is on screen.
-static STATUS: Mutex<Option<Sender<Message>>> = Mutex::new(None);
-
-/// What the last save did (`Update app.f`) or its error, for the status line.
-pub fn report_patch(text: &str, is_error: bool) {
-    if let Some(sender) = STATUS.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        let _ = sender.send(Message::Status(text.to_string(), is_error));
-    }
+/// Shows what each save did (`Update app.f`) or its error on the status line, and, while
+/// the interface holds the terminal, the engine's log there too instead of letting it
+/// scribble over the screen. Subscribed for as long as the interface lives.
+fn show_patches(messages: Sender<Message>) -> HookId {
+    let messages = Mutex::new(messages);
+    let report = move |text: &str, is_error: bool| {
+        if let Ok(messages) = messages.lock() {
+            // Gone only when the interface is: nothing to show it on.
+            let _ = messages.send(Message::Status(text.to_string(), is_error));
+        }
+    };
+    hooks::subscribe(move |_py, event| match *event {
+        PatchEvent::Applied { done, .. } => {
+            if !done.is_empty() {
+                report(&done.join(", "), false);
+            }
+            Flow::Continue
+        }
+        PatchEvent::NotApplied { summary } => {
+            report(summary, true);
+            Flow::Continue
+        }
+        _ if terminal::is_active() => {
+            if let Some((style, text)) = describe(event) {
+                report(&text, style == Style::Red);
+            }
+            Flow::Handled
+        }
+        _ => Flow::Continue,
+    })
 }
 
 pub struct Rich {
     messages: Sender<Message>,
     /// Behind a mutex so the wait can run with the GIL released (Send + Sync).
     commands: Mutex<Receiver<Command>>,
-    command_pipe: RawFd,
+    /// Nudged by the interface's thread when it sent a command.
+    command_sent: Arc<WakeChannel>,
     ui: Option<JoinHandle<()>>,
+    patches: HookId,
     _signals: terminal::SignalGuard,
     columns: u16,
     /// What the program prints between runs (other threads, patched statements), held
@@ -83,6 +102,7 @@ impl TerminalLender for Handover {
         }
         let (ack, done) = mpsc::channel();
         if self.messages.send(Message::Suspend(ack)).is_ok() {
+            // Not answered in time, the reader goes ahead on a screen not yet given back.
             let _ = done.recv_timeout(Duration::from_secs(2));
         }
     }
@@ -91,6 +111,7 @@ impl TerminalLender for Handover {
         if let Ok(mut background) = self.background.lock() {
             *background = Background::start();
         }
+        // Sends fail only once the interface's thread has ended: nothing is shown then.
         let _ = self.messages.send(Message::Resume);
     }
 }
@@ -116,6 +137,7 @@ impl Background {
             (self.err, Box::new(std::io::stderr())),
         ] {
             let text = output.lock().map(|o| o.text()).unwrap_or_default();
+            // A real stream that fails (a closed pipe) loses it, as a print would.
             let _ = stream.write_all(text.as_bytes());
             let _ = stream.flush();
         }
@@ -125,32 +147,36 @@ impl Background {
 impl Rich {
     /// The rich interface, if stdin and stdout are a terminal it can take.
     pub fn new() -> Option<Rich> {
-        // SAFETY: isatty on the standard fds.
-        if unsafe { libc::isatty(0) != 1 || libc::isatty(1) != 1 } {
+        if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
             return None;
         }
+        let command_sent = Arc::new(WakeChannel::new().ok()?);
         let mut tty = terminal::open_tty().ok()?;
-        let signals = terminal::SignalGuard::install(&tty);
-        terminal::enter(&mut tty).ok()?;
+        let signals = terminal::SignalGuard::install(&tty).ok()?;
+        // From here on a failure gives the terminal back before the basic interface takes
+        // over.
+        if terminal::enter(&mut tty).is_err() {
+            terminal::restore();
+            return None;
+        }
         let columns = crossterm::terminal::size().map(|(w, _)| w).unwrap_or(80);
         let (messages, inbox) = mpsc::channel();
         let (reply, commands) = mpsc::channel();
-        let ends = wake_channel();
-        let write_end = ends.1;
-        *STATUS.lock().unwrap_or_else(|e| e.into_inner()) = Some(messages.clone());
-        let ui = std::thread::Builder::new()
+        let sent = command_sent.clone();
+        let spawned = std::thread::Builder::new()
             .name("jurigged-tui".into())
-            .spawn(move || {
-                ui_loop(tty, inbox, reply, write_end);
-                // SAFETY: the write end is ours alone.
-                unsafe { libc::close(write_end) };
-            })
-            .ok()?;
+            .spawn(move || ui_loop(tty, inbox, reply, &sent));
+        let Ok(ui) = spawned else {
+            terminal::restore();
+            return None;
+        };
+        let patches = show_patches(messages.clone());
         Some(Rich {
             messages,
             commands: Mutex::new(commands),
-            command_pipe: ends.0,
+            command_sent,
             ui: Some(ui),
+            patches,
             _signals: signals,
             columns,
             background: Arc::new(Mutex::new(Background::start())),
@@ -160,9 +186,11 @@ impl Rich {
 
 impl Drop for Rich {
     fn drop(&mut self) {
-        *STATUS.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        hooks::unsubscribe(self.patches);
+        // Fails only when the interface's thread has ended already.
         let _ = self.messages.send(Message::Stop);
         if let Some(ui) = self.ui.take() {
+            // Only a panic ends it otherwise, and the panic hook gave the terminal back.
             let _ = ui.join();
         }
         terminal::restore();
@@ -170,8 +198,6 @@ impl Drop for Rich {
         if let Some(background) = held {
             background.finish();
         }
-        // SAFETY: closing our read end.
-        unsafe { libc::close(self.command_pipe) };
     }
 }
 
@@ -201,41 +227,29 @@ impl Interface for Rich {
     }
 
     fn started(&mut self, run: &Run) {
-        let _ = self.messages.send(Message::Run(view_of(run)));
+        self.show(run);
     }
 
     fn finished(&mut self, run: &Run) {
-        let _ = self.messages.send(Message::Run(view_of(run)));
+        self.show(run);
     }
 
-    fn wait(&mut self, py: Python<'_>, wake: RawFd) -> Command {
+    fn wait(&mut self, py: Python<'_>, wake: BorrowedFd<'_>) -> Command {
         let commands = &self.commands;
-        let pipe = self.command_pipe;
+        let sent = &self.command_sent;
         py.detach(|| {
             loop {
                 let received = commands.lock().map(|c| c.try_recv());
                 if let Ok(Ok(command)) = received {
-                    drain(pipe);
+                    sent.drain();
                     return command;
                 }
-                let mut fds = [
-                    libc::pollfd {
-                        fd: wake,
-                        events: libc::POLLIN,
-                        revents: 0,
-                    },
-                    libc::pollfd {
-                        fd: pipe,
-                        events: libc::POLLIN,
-                        revents: 0,
-                    },
-                ];
-                // SAFETY: polling two valid fds.
-                unsafe { libc::poll(fds.as_mut_ptr(), 2, 200) };
-                if fds[0].revents != 0 {
+                // A failed poll (a signal) only means looking at the commands again.
+                let polled = poll_readable(&[wake, sent.fd()], Some(Duration::from_millis(200)));
+                if polled.is_ok_and(|ready| ready[0]) {
                     return Command::Rerun;
                 }
-                drain(pipe);
+                sent.drain();
             }
         })
     }
@@ -254,135 +268,15 @@ impl Interface for Rich {
 }
 
 impl Rich {
+    fn show(&self, run: &Run) {
+        // Fails only once the interface's thread has ended: nothing is shown then.
+        let _ = self.messages.send(Message::Run(view_of(run)));
+    }
+
     fn handover(&self) -> Handover {
         Handover {
             messages: self.messages.clone(),
             background: self.background.clone(),
-        }
-    }
-}
-
-/// Sends a command to the runner and wakes its wait.
-fn send(commands: &Sender<Command>, pipe: RawFd, command: Command) {
-    let _ = commands.send(command);
-    nudge(pipe);
-}
-
-/// An abort needs the GIL, which a busy Python thread may hold: ask from a helper thread.
-fn abort_soon() {
-    std::thread::spawn(|| Python::attach(abort_current));
-}
-
-/// Clears the screen and forgets what was drawn, so the next frame draws everything.
-/// (`Terminal::clear` would ask the terminal where its cursor is, and wait for an answer
-/// some terminals never give.)
-fn full_redraw(screen: &mut Terminal<CrosstermBackend<File>>) {
-    if let Ok(size) = screen.size() {
-        let _ = screen.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height));
-    }
-}
-
-fn ui_loop(tty: File, inbox: Receiver<Message>, commands: Sender<Command>, pipe: RawFd) {
-    let Ok(mut screen) = Terminal::new(CrosstermBackend::new(tty)) else {
-        return;
-    };
-    full_redraw(&mut screen);
-    let mut app = App::default();
-    let mut dirty = true;
-    let mut last_draw = Instant::now() - FRAME;
-    let mut seen = 0u64;
-    loop {
-        loop {
-            match inbox.try_recv() {
-                Ok(Message::Run(run)) => app.update_run(run),
-                Ok(Message::Status(text, is_error)) => app.status = Some((text, is_error)),
-                Ok(Message::Suspend(ack)) => {
-                    terminal::restore();
-                    let _ = ack.send(());
-                    // pdb has the terminal until the runner says it is done.
-                    loop {
-                        match inbox.recv() {
-                            Ok(Message::Resume) => break,
-                            Ok(Message::Stop) | Err(_) => return,
-                            Ok(Message::Run(run)) => app.update_run(run),
-                            Ok(_) => {}
-                        }
-                    }
-                    if let Ok(mut tty) = terminal::open_tty() {
-                        let _ = terminal::enter(&mut tty);
-                    }
-                    full_redraw(&mut screen);
-                }
-                Ok(Message::Resume) => {}
-                Ok(Message::Stop) | Err(TryRecvError::Disconnected) => return,
-                Err(TryRecvError::Empty) => break,
-            }
-            dirty = true;
-        }
-        let generation = app.shown().map_or(0, |run| {
-            let out = run.stdout.lock().map(|o| o.generation()).unwrap_or(0);
-            let err = run.stderr.lock().map(|o| o.generation()).unwrap_or(0);
-            let given = run.given.lock().map(|g| g.len() as u64).unwrap_or(0);
-            out.wrapping_add(err).wrapping_add(given)
-        });
-        if generation != seen {
-            seen = generation;
-            dirty = true;
-        }
-        // The running time in the footer moves on.
-        if app.running() && last_draw.elapsed() >= Duration::from_millis(200) {
-            dirty = true;
-        }
-        if dirty && last_draw.elapsed() >= FRAME {
-            let _ = screen.draw(|frame| view::draw(frame, &mut app));
-            dirty = false;
-            last_draw = Instant::now();
-        }
-        // Short waits: a message from the runner cannot interrupt the terminal's poll, and a
-        // save's rerun should be on screen within a frame.
-        let timeout = if dirty {
-            FRAME.saturating_sub(last_draw.elapsed())
-        } else {
-            Duration::from_millis(8)
-        };
-        if !event::poll(timeout).unwrap_or(false) {
-            continue;
-        }
-        let Ok(event) = event::read() else { continue };
-        dirty = true;
-        let action = match event {
-            Event::Key(key) if key.kind != KeyEventKind::Release => app.key(key),
-            Event::Mouse(mouse) => {
-                app.mouse(mouse);
-                None
-            }
-            _ => None,
-        };
-        match action {
-            Some(Action::Rerun) => {
-                if app.running() {
-                    abort_soon();
-                }
-                send(&commands, pipe, Command::Rerun);
-            }
-            Some(Action::Abort) => abort_soon(),
-            Some(Action::Continue) => send(&commands, pipe, Command::Continue),
-            Some(Action::Quit) => {
-                if app.running() {
-                    abort_soon();
-                }
-                send(&commands, pipe, Command::Quit);
-            }
-            Some(Action::Interrupt) => send(&commands, pipe, Command::Interrupted),
-            Some(Action::Debug(number)) => send(&commands, pipe, Command::Debug(number)),
-            Some(Action::Suspend) => {
-                terminal::suspend();
-                if let Ok(mut tty) = terminal::open_tty() {
-                    let _ = terminal::enter(&mut tty);
-                }
-                full_redraw(&mut screen);
-            }
-            None => {}
         }
     }
 }

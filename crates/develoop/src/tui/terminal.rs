@@ -3,10 +3,13 @@
 //!
 //! The interface draws on /dev/tty, not on fd 1: while a run goes, fd 1 is the capture.
 
+#![allow(unsafe_code)]
+
 use std::fs::File;
 use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::terminal::{
@@ -14,7 +17,8 @@ use crossterm::terminal::{
 };
 use crossterm::{cursor, execute};
 
-/// Whether the interface holds the terminal now.
+/// Whether the interface holds the terminal now. Process-wide like the terminal itself:
+/// the panic hook restores it, and the log asks whether it may write.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Serialises restoring (a signal thread and a panic may race).
 static RESTORING: Mutex<()> = Mutex::new(());
@@ -46,6 +50,8 @@ pub fn restore() {
     if !ACTIVE.swap(false, Ordering::SeqCst) {
         return;
     }
+    // Each step is tried whatever the others did: as much of the terminal as can be given
+    // back is.
     if let Ok(mut tty) = open_tty() {
         let _ = execute!(tty, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
         let _ = tty.flush();
@@ -75,27 +81,37 @@ pub fn suspend() {
 /// interface holds the terminal, and the previous handlers are put back after.
 pub struct SignalGuard {
     previous: [(libc::c_int, libc::sigaction); 2],
+    /// A duplicate of the terminal, written to by the handler.
+    _tty: OwnedFd,
 }
 
-/// What the signal handler needs, prepared beforehand (nothing can be allocated there).
-static mut TTY_FD: libc::c_int = -1;
-static mut SAVED_MODE: Option<libc::termios> = None;
-static mut PREVIOUS: [Option<(libc::c_int, libc::sigaction)>; 2] = [None, None];
+/// What the signal handler needs, prepared before it is installed: a handler can neither
+/// lock nor allocate, and it reaches nothing but statics.
+struct Prepared {
+    tty: RawFd,
+    mode: Option<libc::termios>,
+    previous: [(libc::c_int, libc::sigaction); 2],
+}
+
+/// The handler's `Prepared`, null while no handler is installed. Each is leaked (a few
+/// hundred bytes per interface): a handler already running on another thread may still
+/// read it after the guard is dropped.
+static PREPARED: AtomicPtr<Prepared> = AtomicPtr::new(std::ptr::null_mut());
 const LEAVE: &[u8] = b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1049l\x1b[?25h";
 
 extern "C" fn on_signal(signal: libc::c_int) {
-    // SAFETY: only async-signal-safe calls on values prepared before the handler was set.
+    // SAFETY: a non-null pointer is a leaked `Prepared`, never written after it was
+    // published. Only async-signal-safe calls follow.
     unsafe {
-        let fd = TTY_FD;
-        if fd >= 0 {
-            libc::write(fd, LEAVE.as_ptr().cast(), LEAVE.len());
-            if let Some(mode) = (&raw const SAVED_MODE).read() {
-                libc::tcsetattr(fd, libc::TCSANOW, &mode);
+        if let Some(prepared) = PREPARED.load(Ordering::SeqCst).as_ref() {
+            libc::write(prepared.tty, LEAVE.as_ptr().cast(), LEAVE.len());
+            if let Some(mode) = &prepared.mode {
+                libc::tcsetattr(prepared.tty, libc::TCSANOW, mode);
             }
-        }
-        for (number, previous) in (&raw const PREVIOUS).read().iter().flatten() {
-            if *number == signal {
-                libc::sigaction(signal, previous, std::ptr::null_mut());
+            for (number, previous) in &prepared.previous {
+                if *number == signal {
+                    libc::sigaction(signal, previous, std::ptr::null_mut());
+                }
             }
         }
         libc::raise(signal);
@@ -104,43 +120,47 @@ extern "C" fn on_signal(signal: libc::c_int) {
 
 impl SignalGuard {
     /// Call with the terminal still in its original mode.
-    pub fn install(tty: &File) -> SignalGuard {
-        use std::os::fd::AsRawFd;
-        // SAFETY: the statics are written before the handler exists and read only by it;
-        // sigaction with zeroed structs and a plain extern "C" handler.
-        unsafe {
-            let fd = libc::dup(tty.as_raw_fd());
-            let mut mode: libc::termios = std::mem::zeroed();
-            SAVED_MODE = (libc::tcgetattr(fd, &mut mode) == 0).then_some(mode);
-            TTY_FD = fd;
-            let mut previous = [(0, std::mem::zeroed()), (0, std::mem::zeroed())];
-            for (slot, signal) in [libc::SIGTERM, libc::SIGHUP].into_iter().enumerate() {
-                let mut action: libc::sigaction = std::mem::zeroed();
-                action.sa_sigaction = on_signal as *const () as usize;
-                libc::sigemptyset(&mut action.sa_mask);
-                let mut old: libc::sigaction = std::mem::zeroed();
-                libc::sigaction(signal, &action, &mut old);
-                previous[slot] = (signal, old);
-                PREVIOUS[slot] = Some((signal, old));
-            }
-            SignalGuard { previous }
+    pub fn install(tty: &File) -> std::io::Result<SignalGuard> {
+        let tty = tty.as_fd().try_clone_to_owned()?;
+        // SAFETY: termios is plain data, filled by tcgetattr or left unused.
+        let mut mode: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: an open fd (owned above) and a local struct.
+        let mode = (unsafe { libc::tcgetattr(tty.as_raw_fd(), &mut mode) } == 0).then_some(mode);
+        // SAFETY: sigaction is plain data; zeroed is an empty action.
+        let (mut action, empty): (libc::sigaction, libc::sigaction) =
+            unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        action.sa_sigaction = on_signal as *const () as usize;
+        // SAFETY: a local signal set.
+        unsafe { libc::sigemptyset(&mut action.sa_mask) };
+        let signals = [libc::SIGTERM, libc::SIGHUP];
+        let mut previous = [(signals[0], empty), (signals[1], empty)];
+        for (signal, old) in &mut previous {
+            // SAFETY: reads the handler in place, changing nothing.
+            unsafe { libc::sigaction(*signal, std::ptr::null(), old) };
         }
+        let prepared = Box::leak(Box::new(Prepared {
+            tty: tty.as_raw_fd(),
+            mode,
+            previous,
+        }));
+        PREPARED.store(prepared, Ordering::SeqCst);
+        for signal in signals {
+            // SAFETY: a plain extern "C" handler, whose `Prepared` is published above.
+            unsafe { libc::sigaction(signal, &action, std::ptr::null_mut()) };
+        }
+        Ok(SignalGuard {
+            previous,
+            _tty: tty,
+        })
     }
 }
 
 impl Drop for SignalGuard {
     fn drop(&mut self) {
-        // SAFETY: putting back the handlers saved in install.
-        unsafe {
-            for (signal, previous) in &self.previous {
-                libc::sigaction(*signal, previous, std::ptr::null_mut());
-            }
-            PREVIOUS = [None, None];
-            let fd = TTY_FD;
-            TTY_FD = -1;
-            if fd >= 0 {
-                libc::close(fd);
-            }
+        for (signal, previous) in &self.previous {
+            // SAFETY: putting back the handlers read in install.
+            unsafe { libc::sigaction(*signal, previous, std::ptr::null_mut()) };
         }
+        PREPARED.store(std::ptr::null_mut(), Ordering::SeqCst);
     }
 }
