@@ -3,12 +3,14 @@
 //! `runner` is the engine (runs, aborts, commands) and records each run as data;
 //! interfaces render it (`basic` today; the rich TUI plugs into the same trait); `capture`
 //! takes a run's output at the file-descriptor level; `api` is the Python side;
-//! `targets` finds what `--loop NAME` names and routes every call of it into the loop.
+//! `targets` finds what `--loop NAME` names and routes every call of it into the loop;
+//! `extensions` is what other crates plug in (hot restart: its debugger, its wrapping).
 
 mod api;
 mod basic;
 mod capture;
 mod drive;
+mod extensions;
 mod format;
 mod output;
 mod runner;
@@ -18,6 +20,7 @@ pub mod tui;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+pub use extensions::{Debugger, MainBinding, set_debugger, wrap_main_bindings};
 pub use targets::{LoopName, MainSource};
 
 use jurigged_live::hooks::{self, Flow, PatchEvent};
@@ -58,7 +61,8 @@ pub fn install(py: Python<'_>, dev: bool, default_interface: &str) -> PyResult<(
     api::install(py, dev, default_interface)
 }
 
-/// Sets up `--loop` names before the program runs; errors are one line for the user.
+/// Sets up `--loop` names before the program runs; an error is one line for the user,
+/// without the `jurigged: ` its caller puts before every such line.
 pub fn prepare_loops(
     py: Python<'_>,
     names: &[LoopName],
@@ -68,14 +72,9 @@ pub fn prepare_loops(
 }
 
 /// Whether the main module's top-level code needs our namespace: `--loop` names still
-/// wait to be defined, or `--restart` wraps what it defines.
+/// wait to be defined, or a plugged-in wrapper (hot restart's) wraps what it defines.
 pub fn main_loops_pending() -> bool {
-    targets::main_names_pending() || targets::wrapping_main()
-}
-
-/// `--restart` names the main module: wrap its functions and classes as they are defined.
-pub fn wrap_main_for_restart() {
-    targets::wrap_main();
+    targets::main_names_pending() || extensions::wraps_main_bindings()
 }
 
 /// The namespace the main module's top-level code runs with while names are pending.

@@ -62,17 +62,6 @@ impl LoopName {
 
 /// Main-module names still waiting for their function to be defined.
 static PENDING: Mutex<Vec<LoopName>> = Mutex::new(Vec::new());
-/// `--restart` matches the main module.
-static WRAP_MAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-pub fn wrap_main() {
-    WRAP_MAIN.store(true, std::sync::atomic::Ordering::Relaxed);
-}
-
-pub fn wrapping_main() -> bool {
-    WRAP_MAIN.load(std::sync::atomic::Ordering::Relaxed)
-}
-
 /// Checks and sets up every name before the program runs. Names in other modules are
 /// imported and redirected now; names of the main module (`main`, its source) are
 /// checked against its definitions and redirected as it runs. Errors are one line.
@@ -80,33 +69,32 @@ pub fn prepare(py: Python<'_>, names: &[LoopName], main: Option<MainSource>) -> 
     for name in names {
         match &name.module {
             Some(module) => {
-                let module_object = py.import(module.as_str()).map_err(|err| {
-                    format!("jurigged: {} {}: {}", name.flag(), name.spec, err.value(py))
-                })?;
+                let module_object = py
+                    .import(module.as_str())
+                    .map_err(|err| format!("{} {}: {}", name.flag(), name.spec, err.value(py)))?;
                 let globals = module_object.dict();
                 let resolved = resolve(&globals, &name.path).map_err(|_| {
                     format!(
-                        "jurigged: {} {}: no function or method '{}' in module '{module}'",
+                        "{} {}: no function or method '{}' in module '{module}'",
                         name.flag(),
                         name.spec,
                         name.path.join(".")
                     )
                 })?;
-                redirect(py, &resolved, name.only_on_error).map_err(|err| {
-                    format!("jurigged: {} {}: {}", name.flag(), name.spec, err.value(py))
-                })?;
+                redirect(py, &resolved, name.only_on_error)
+                    .map_err(|err| format!("{} {}: {}", name.flag(), name.spec, err.value(py)))?;
             }
             None => {
                 let Some(main) = &main else {
                     return Err(format!(
-                        "jurigged: {} {}: there is no script or module to look in (give NAME as module:function)",
+                        "{} {}: there is no script or module to look in (give NAME as module:function)",
                         name.flag(),
                         name.spec
                     ));
                 };
                 if !main.defines(&name.path) {
                     return Err(format!(
-                        "jurigged: {} {}: no function or method '{}' in {}",
+                        "{} {}: no function or method '{}' in {}",
                         name.flag(),
                         name.spec,
                         name.path.join("."),
@@ -327,7 +315,8 @@ fn child<'py>(code: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyAny
 }
 
 /// The main module's namespace while its top-level code runs: reads and writes go to its
-/// globals, and each definition a `--loop` names is redirected as soon as it is bound.
+/// globals, each value bound goes through the main-binding wrapper if one is plugged in,
+/// and each definition a `--loop` names is redirected as soon as it is bound.
 #[pyclass(mapping, module = "jurigged")]
 pub struct MainNamespace {
     globals: Py<PyDict>,
@@ -355,13 +344,7 @@ impl MainNamespace {
         value: Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let globals = self.globals.bind(py);
-        let value = if wrapping_main() {
-            // --restart: what the script defines is wrapped as it is bound.
-            py.import("hot_restart")?
-                .call_method1("_wrap_value", ("__main__", &value))?
-        } else {
-            value
-        };
+        let value = crate::extensions::wrap_main_binding(py, value)?;
         globals.set_item(&key, value)?;
         let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
         if pending.is_empty() {
