@@ -49,10 +49,15 @@ impl Failure {
         if let Failure::Start(InitError::Exit(_)) = self {
             // CPython asked to exit with this status and has said why already.
         } else {
-            say(format_args!("jurigged: {self}"));
+            warn(self);
         }
         Exit::code(self.status())
     }
+}
+
+/// Writes `jurigged: ` and `what` as one line to stderr.
+pub fn warn(what: impl Display) {
+    say(format_args!("jurigged: {what}"));
 }
 
 /// Writes one line to stderr. A closed or full stderr is no reason to fail on top of

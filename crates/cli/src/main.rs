@@ -37,8 +37,8 @@ fn main() {
             .as_deref(),
         own_exe.as_deref(),
     );
-    if let Some(warning) = &choice.warning {
-        failure::say(warning);
+    if let Some(refused) = &choice.refused {
+        failure::warn(refused);
     }
 
     restart::register();
@@ -172,8 +172,8 @@ fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        failure::say(format_args!(
-            "jurigged: internal error: {message}{location} (please report this)"
+        failure::warn(format_args!(
+            "internal error: {message}{location} (please report this)"
         ));
         std::process::exit(70);
     }));

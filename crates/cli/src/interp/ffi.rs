@@ -9,18 +9,25 @@ use std::io::{Seek, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use super::{InitError, Settings};
+use super::{InitError, Interpreter, Settings};
+
+static STARTED: AtomicBool = AtomicBool::new(false);
 
 /// Initialises CPython on the calling thread, which becomes Python's main thread and stays
 /// attached. pyo3's own initialisation would skip the environment variables `python`
 /// honours, leave SIGINT without a handler and give us no say over `sys.argv` and
-/// `sys.executable`.
+/// `sys.executable`. Once per process: CPython cannot be initialised again after
+/// finalizing.
 pub(super) fn initialize(settings: &Settings) -> Result<(), InitError> {
+    if STARTED.swap(true, Ordering::SeqCst) {
+        return Err(InitError::AlreadyStarted);
+    }
     let argv: Vec<CString> = settings
         .argv
         .iter()
@@ -109,17 +116,18 @@ fn c_string(bytes: &[u8]) -> CString {
 }
 
 /// The token of the thread `initialize` left attached.
-pub(super) fn main_thread<'py>() -> Python<'py> {
-    // SAFETY: only `Interpreter`, which exists once `initialize` succeeded and is not
-    // Send, calls this; the main thread stays attached until `finalize`.
+pub(super) fn main_thread(_started: &Interpreter) -> Python<'_> {
+    // SAFETY: an `Interpreter` exists only once `initialize` succeeded, and is not Send:
+    // we are on the thread it left attached, which stays attached until `finalize`, which
+    // consumes the interpreter (so the token cannot outlive it).
     unsafe { Python::assume_attached() }
 }
 
 /// `Py_FinalizeEx`: joins non-daemon threads, runs atexit handlers and flushes the standard
 /// streams. False if that flush failed (python then exits with 120).
-pub(super) fn finalize() -> bool {
-    // SAFETY: called once, on the attached main thread (`Interpreter::finish` consumes the
-    // interpreter); nothing touches Python afterwards.
+pub(super) fn finalize(_started: Interpreter) -> bool {
+    // SAFETY: on the attached main thread (an `Interpreter` is not Send), once (it is
+    // consumed); no token of it is left, so nothing touches Python afterwards.
     unsafe { ffi::Py_FinalizeEx() >= 0 }
 }
 

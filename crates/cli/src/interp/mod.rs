@@ -16,7 +16,6 @@ pub mod venv;
 use std::ffi::OsString;
 use std::marker::PhantomData;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::Python;
 
@@ -60,8 +59,6 @@ impl InitError {
     }
 }
 
-static STARTED: AtomicBool = AtomicBool::new(false);
-
 /// CPython, running on the thread that started it: that thread is Python's main thread and
 /// stays attached until [`Interpreter::finish`], hence not `Send`. One per process.
 pub struct Interpreter {
@@ -72,9 +69,6 @@ impl Interpreter {
     /// Initialises CPython on the calling thread the way the `python` binary starts itself
     /// (PEP 587). Built-in modules must be registered before.
     pub fn start(settings: &Settings) -> Result<Interpreter, InitError> {
-        if STARTED.swap(true, Ordering::SeqCst) {
-            return Err(InitError::AlreadyStarted);
-        }
         ffi::initialize(settings)?;
         Ok(Interpreter {
             main_thread: PhantomData,
@@ -82,7 +76,7 @@ impl Interpreter {
     }
 
     pub fn python(&self) -> Python<'_> {
-        ffi::main_thread()
+        ffi::main_thread(self)
     }
 
     /// Runs the program and, with `-i`, the prompt after it. Returns how the process
@@ -95,7 +89,7 @@ impl Interpreter {
     /// handlers and flushes the standard streams; the status becomes 120 if that flush
     /// fails. What is left to do is ending the process with the returned [`Exit`].
     pub fn finish(self, exit: Exit) -> Exit {
-        if ffi::finalize() {
+        if ffi::finalize(self) {
             exit
         } else {
             Exit { code: 120, ..exit }

@@ -32,7 +32,7 @@ pub(super) fn run_repl(py: Python<'_>, bare: bool) -> Exit {
     }
     if stdin_tty {
         // Line editing and history when it is there; python's prompt works without it.
-        let _readline = py.import("readline");
+        let _ = py.import("readline");
     }
     if bare {
         run_startup_file(py);
