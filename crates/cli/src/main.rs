@@ -1,6 +1,9 @@
 //! `jurigged`: run a Python program in an embedded CPython and hot-patch it on every save.
 
+#![deny(unsafe_code)]
+
 mod cli;
+mod failure;
 mod interp;
 
 use jurigged_develoop as develoop;
@@ -8,10 +11,11 @@ use jurigged_live as live;
 use jurigged_restart as restart;
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use interp::{Launch, Target};
+use failure::Failure;
+use interp::{Exit, Interpreter, Launch, Settings, Target};
 use pyo3::Python;
 
 fn main() {
@@ -33,16 +37,20 @@ fn main() {
             .as_deref(),
         own_exe.as_deref(),
     );
-    if let Some(warning) = &choice.warning {
-        let _ = writeln!(std::io::stderr(), "{warning}");
+    if let Some(refused) = &choice.refused {
+        failure::warn(refused);
     }
 
     restart::register();
-    interp::initialize(&interp::Settings {
+    let settings = Settings {
         argv: &argv,
         executable: &choice.executable,
         interactive: cli.interactive,
-    });
+    };
+    let interpreter = match Interpreter::start(&settings) {
+        Ok(interpreter) => interpreter,
+        Err(err) => end(Failure::from(err).report()),
+    };
     let orig_argv =
         interp::python_command_line(&choice.executable, &target, &argv, cli.interactive);
     let launch = Launch {
@@ -60,8 +68,15 @@ fn main() {
             )
             .collect(),
     };
-    // SAFETY: `initialize` left this thread attached to the interpreter it created.
-    let py = unsafe { Python::assume_attached() };
+    let exit = match start_services(interpreter.python(), &cli, &launch.target) {
+        Ok(()) => interpreter.run(&launch),
+        Err(failure) => failure.report(),
+    };
+    end(interpreter.finish(exit))
+}
+
+/// Starts live patching, then the develoop and hot restart, which follow it.
+fn start_services(py: Python<'_>, cli: &cli::Cli, target: &Target) -> Result<(), Failure> {
     live::log::print_to_stderr();
     let live = live::Settings {
         watch: &cli.watch,
@@ -69,42 +84,33 @@ fn main() {
         poll: cli.poll,
         verbose: cli.verbose,
     };
-    if let Err(err) = live::start(py, &live) {
-        let _ = writeln!(std::io::stderr(), "jurigged: {err}");
-        interp::finish(interp::Exit {
-            code: 2,
-            keyboard_interrupt: false,
-        });
-    }
+    live::start(py, &live).map_err(|err| Failure::Watch(err.to_string()))?;
     let interface = match cli.loop_interface {
         cli::LoopInterface::Rich => "rich",
         cli::LoopInterface::Basic => "basic",
     };
+    // Both are the program's conveniences: if one cannot install, the program still runs.
     if let Err(err) = develoop::install(py, cli.dev, interface) {
         err.print(py);
     }
-    if let Err(err) = restart::install(py, &cli.restart) {
-        err.print(py);
-    }
-    let script_name = match &launch.target {
+    let main_name = match target {
         Target::Script(path) => path.file_stem().map(|s| s.to_string_lossy().into_owned()),
         Target::Module(module) => Some(module.clone()),
         _ => None,
     };
-    let mut names = vec!["__main__"];
-    names.extend(script_name.as_deref());
-    if restart::matches_main(&cli.restart, &names) {
-        develoop::wrap_main_for_restart();
-        // Definitions later saves add to the script are wrapped too.
-        let marked = py.import("__main__").and_then(|main| {
-            pyo3::types::PyAnyMethods::setattr(main.as_any(), "__hot_restart_wrapped__", true)
-        });
-        if let Err(err) = marked {
-            err.print(py);
-        }
+    if let Err(err) = restart::install(py, &cli.restart, main_name.as_deref()) {
+        err.print(py);
     }
-    let exit = interp::run(py, &launch);
-    interp::finish(exit)
+    Ok(())
+}
+
+/// Ends the process with `exit`'s status, or by SIGINT after an uncaught KeyboardInterrupt
+/// as python does.
+fn end(exit: Exit) -> ! {
+    if exit.keyboard_interrupt {
+        interp::die_by_sigint();
+    }
+    std::process::exit(exit.code)
 }
 
 /// Decides what runs as `__main__`, and its `sys.argv`.
@@ -167,10 +173,9 @@ fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        let _ = writeln!(
-            std::io::stderr(),
-            "jurigged: internal error: {message}{location} (please report this)"
-        );
+        failure::warn(format_args!(
+            "internal error: {message}{location} (please report this)"
+        ));
         std::process::exit(70);
     }));
 }

@@ -6,7 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 
-use common::{Run, corpus, jurigged, python, run_in, to_run};
+use common::{Run, corpus, jurigged, python, run_in, run_with_env, to_run};
 
 /// Starts `program sigint.py`, waits for "ready", sends SIGINT, returns the run.
 fn interrupted(program: &std::path::Path) -> Run {
@@ -229,6 +229,24 @@ fn a_loop_name_that_names_nothing_is_one_line() {
     assert_eq!(
         run.stderr,
         "jurigged: --xloop json:nope: no function or method 'nope' in module 'json'\n"
+    );
+}
+
+/// A setting CPython refuses while starting: the same status as python, CPython's reason
+/// in our one line, and nothing run.
+#[test]
+fn python_refusing_to_start_is_one_line() {
+    let dir = corpus();
+    let env = [("PYTHONHASHSEED", "not a seed")];
+    let args = ["-c", "print('ran')"];
+    let expected = run_with_env(dir.path(), &python(), &args, None, &env);
+    let run = run_with_env(dir.path(), &jurigged(), &args, None, &env);
+    assert_eq!(run.status, expected.status);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "jurigged: cannot start Python: config_init_hash_seed: PYTHONHASHSEED must be \
+         \"random\" or an integer in range [0; 4294967295]\n"
     );
 }
 

@@ -4,7 +4,8 @@
 //! interfaces render it (`basic`, and the rich `tui`, through the same trait); `capture`
 //! takes a run's output at the file-descriptor level; `api` is the Python side (the
 //! `jurigged` module) and `looped` its callables; `targets` finds what `--loop NAME` names
-//! and routes every call of it into the loop.
+//! and routes every call of it into the loop; `extensions` is what other crates plug in
+//! (hot restart: its debugger, its wrapping).
 //!
 //! `unsafe` (system calls and CPython's C API) lives only in `capture`, `unix`,
 //! `tui::terminal`, `runner::current` and `runner::sleep`; each opts out of the deny below.
@@ -15,6 +16,7 @@ mod api;
 mod basic;
 mod capture;
 mod drive;
+mod extensions;
 mod format;
 mod looped;
 mod output;
@@ -26,6 +28,7 @@ mod unix;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+pub use extensions::{Debugger, MainBinding, set_debugger, wrap_main_bindings};
 pub use targets::{LoopName, LoopNameError, LoopNameProblem, MainSource};
 
 use jurigged_live::hooks::{self, Flow, PatchEvent};
@@ -51,8 +54,8 @@ pub fn install(py: Python<'_>, dev: bool, default_interface: &str) -> PyResult<(
     api::install(py, dev, default_interface)
 }
 
-/// Sets up `--loop` names before the program runs. An error converts to a Python
-/// exception whose text is the one line for the user.
+/// Sets up `--loop` names before the program runs; an error is one line for the user,
+/// without the `jurigged: ` its caller puts before every such line.
 pub fn prepare_loops(
     py: Python<'_>,
     names: &[LoopName],
@@ -62,14 +65,9 @@ pub fn prepare_loops(
 }
 
 /// Whether the main module's top-level code needs our namespace: `--loop` names still
-/// wait to be defined, or `--restart` wraps what it defines.
+/// wait to be defined, or a plugged-in wrapper (hot restart's) wraps what it defines.
 pub fn main_loops_pending() -> bool {
-    targets::main_names_pending() || targets::wrapping_main()
-}
-
-/// `--restart` names the main module: wrap its functions and classes as they are defined.
-pub fn wrap_main_for_restart() {
-    targets::wrap_main();
+    targets::main_names_pending() || extensions::wraps_main_bindings()
 }
 
 /// The namespace the main module's top-level code runs with while names are pending.

@@ -172,7 +172,7 @@ pub fn run_loop(
             Command::Debug(wanted) => {
                 if let Some((_, error)) = errors.iter().find(|(n, _)| *n == wanted) {
                     interface.suspend();
-                    post_mortem(py, error);
+                    crate::extensions::post_mortem(py, error);
                     interface.resume();
                 }
             }
@@ -198,20 +198,6 @@ pub fn run_loop(
             }
         }
         command = interface.wait(py, saves.fd());
-    }
-}
-
-/// hot_restart's debugger on a run's error, on the real terminal.
-fn post_mortem(py: Python<'_>, error: &PyErr) {
-    let value = error.value(py);
-    if let Some(traceback) = error.traceback(py) {
-        let _ = value.setattr("__traceback__", traceback);
-    }
-    let result = py
-        .import("hot_restart")
-        .and_then(|module| module.call_method1("post_mortem", (value,)));
-    if let Err(failure) = result {
-        failure.print(py);
     }
 }
 

@@ -64,17 +64,6 @@ impl LoopName {
 /// `prepare_loops` before the program runs and read by the main namespace the command line
 /// makes afterwards, through two separate calls of this crate's API.
 static PENDING: Mutex<Vec<LoopName>> = Mutex::new(Vec::new());
-/// `--restart` matches the main module.
-static WRAP_MAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-pub fn wrap_main() {
-    WRAP_MAIN.store(true, std::sync::atomic::Ordering::Relaxed);
-}
-
-pub fn wrapping_main() -> bool {
-    WRAP_MAIN.load(std::sync::atomic::Ordering::Relaxed)
-}
-
 /// Why a `--loop` / `--xloop` name cannot be set up: `{flag} {spec}: {problem}`.
 #[derive(Debug, thiserror::Error)]
 #[error("{flag} {spec}: {problem}")]
@@ -95,13 +84,6 @@ pub enum LoopNameProblem {
     NoMain,
     #[error("no function or method '{path}' in {main}")]
     NotInMain { path: String, main: String },
-}
-
-/// As a Python exception: the one line the user sees, `jurigged: --loop NAME: ...`.
-impl pyo3::PyErrArguments for LoopNameError {
-    fn arguments(self, py: Python<'_>) -> Py<PyAny> {
-        pyo3::PyErrArguments::arguments(format!("jurigged: {self}"), py)
-    }
 }
 
 impl LoopName {
@@ -363,7 +345,8 @@ fn child<'py>(code: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyAny
 }
 
 /// The main module's namespace while its top-level code runs: reads and writes go to its
-/// globals, and each definition a `--loop` names is redirected as soon as it is bound.
+/// globals, each value bound goes through the main-binding wrapper if one is plugged in,
+/// and each definition a `--loop` names is redirected as soon as it is bound.
 #[pyclass(mapping, module = "jurigged")]
 pub struct MainNamespace {
     globals: Py<PyDict>,
@@ -391,13 +374,7 @@ impl MainNamespace {
         value: Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let globals = self.globals.bind(py);
-        let value = if wrapping_main() {
-            // --restart: what the script defines is wrapped as it is bound.
-            py.import("hot_restart")?
-                .call_method1("_wrap_value", ("__main__", &value))?
-        } else {
-            value
-        };
+        let value = crate::extensions::wrap_main_binding(py, value)?;
         globals.set_item(&key, value)?;
         let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
         if pending.is_empty() {

@@ -1,12 +1,23 @@
-//! Hot restart: the built-in `hot_restart` module (hot-restart 0.2's API and debugger
-//! flow, in Python: assets/python/hot_restart.py) on jurigged's live patching, and
-//! `--restart PATTERN`.
+//! Hot restart, all of it: the built-in `hot_restart` module (hot-restart 0.2's API and
+//! debugger flow, in Python: python/hot_restart.py) on jurigged's live patching,
+//! `--restart PATTERN`, and what it plugs into the develoop (its debugger for the `d`
+//! command, the wrapping of the main module's definitions as they are bound).
 //!
 //! The module is registered as a built-in (inittab) and executed on first import only, so
 //! it costs nothing to programs that never import it.
+//!
+//! Hot restart depends on the develoop, not the reverse: the develoop offers two plugs
+//! (`set_debugger`, `wrap_main_bindings`) and never names hot restart, just as the engine
+//! never names its subscribers. Calls flow from the develoop into what was plugged in.
+#![deny(unsafe_code)]
+
+mod debugger;
+mod main_module;
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
+
+pub use main_module::matches_main;
 
 const SOURCE: &str = include_str!("../python/hot_restart.py");
 
@@ -31,38 +42,22 @@ pub fn register() {
     pyo3::append_to_inittab!(hot_restart_module);
 }
 
-/// `--restart PATTERN`: wraps the functions and classes of watched modules whose name
-/// matches, as `hot_restart.wrap_modules` would: those loaded now, those imported later
-/// (an import hook), and the main module as it defines them (`main_name`: its names).
-pub fn install(py: Python<'_>, patterns: &[String]) -> PyResult<()> {
+/// Plugs hot restart's debugger into the develoop, and with `--restart PATTERN` wraps the
+/// functions and classes of watched modules whose name matches, as
+/// `hot_restart.wrap_modules` would: those loaded now, those imported later (an import
+/// hook), and the main module as it defines them when a pattern names it (`__main__`, or
+/// `main_name`: the script's name or the `-m` module).
+pub fn install(py: Python<'_>, patterns: &[String], main_name: Option<&str>) -> PyResult<()> {
+    jurigged_develoop::set_debugger(debugger::post_mortem);
     if patterns.is_empty() {
         return Ok(());
     }
     let module = py.import("hot_restart")?;
-    module.call_method1("_restart_modules", (PyList::new(py, patterns)?,))?;
-    Ok(())
-}
-
-/// Whether `--restart` patterns name the main module (`__main__`, or the script's name).
-pub fn matches_main(patterns: &[String], names: &[&str]) -> bool {
-    patterns.iter().any(|pattern| {
-        names.iter().any(|name| {
-            globset::Glob::new(pattern)
-                .map(|glob| glob.compile_matcher().is_match(name))
-                .unwrap_or(false)
-        })
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::matches_main;
-
-    #[test]
-    fn main_module_patterns() {
-        let patterns = ["app*".to_string()];
-        assert!(matches_main(&patterns, &["__main__", "app"]));
-        assert!(!matches_main(&patterns, &["__main__", "tool"]));
-        assert!(matches_main(&["__main__".to_string()], &["__main__", "x"]));
+    let wrapped = module.call_method1("_restart_modules", (PyList::new(py, patterns)?,));
+    let mut names = vec!["__main__"];
+    names.extend(main_name);
+    if matches_main(patterns, &names) {
+        main_module::wrap(py)?;
     }
+    wrapped.map(drop)
 }

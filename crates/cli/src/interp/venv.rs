@@ -6,12 +6,26 @@
 
 use std::path::{Path, PathBuf};
 
-/// The interpreter's identity: the executable to pose as, and a warning to print when a
-/// virtual environment was found but refused.
+/// The interpreter's identity: the executable to pose as, and why a virtual environment
+/// that was found is not used.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Choice {
     pub executable: PathBuf,
-    pub warning: Option<String>,
+    pub refused: Option<Refused>,
+}
+
+/// A virtual environment found but not used: jurigged then poses as the Python it was
+/// built against, and says so.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error(
+        "ignoring virtual environment {}: it is for Python {version}, \
+         but jurigged embeds Python {EMBEDDED_VERSION}",
+        .venv.display()
+    )]
+    OtherPython { venv: PathBuf, version: String },
+    #[error("ignoring virtual environment {}: {reason}", .venv.display())]
+    Unreadable { venv: PathBuf, reason: String },
 }
 
 /// The Python version jurigged was built against, `major.minor`.
@@ -34,30 +48,25 @@ pub fn choose(virtual_env: Option<&Path>, own_exe: Option<&Path>) -> Choice {
     let Some(venv) = candidate else {
         return Choice {
             executable: fallback,
-            warning: None,
+            refused: None,
         };
     };
-    match venv_version(&venv) {
-        Ok(version) if major_minor(&version) == EMBEDDED_VERSION => Choice {
-            executable: venv.join("bin").join("python"),
-            warning: None,
+    let refused = match venv_version(&venv) {
+        Ok(version) if major_minor(&version) == EMBEDDED_VERSION => {
+            return Choice {
+                executable: venv.join("bin").join("python"),
+                refused: None,
+            };
+        }
+        Ok(version) => Refused::OtherPython {
+            venv,
+            version: major_minor(&version),
         },
-        Ok(version) => Choice {
-            executable: fallback,
-            warning: Some(format!(
-                "jurigged: ignoring virtual environment {}: it is for Python {}, \
-                 but jurigged embeds Python {EMBEDDED_VERSION}",
-                venv.display(),
-                major_minor(&version)
-            )),
-        },
-        Err(reason) => Choice {
-            executable: fallback,
-            warning: Some(format!(
-                "jurigged: ignoring virtual environment {}: {reason}",
-                venv.display()
-            )),
-        },
+        Err(reason) => Refused::Unreadable { venv, reason },
+    };
+    Choice {
+        executable: fallback,
+        refused: Some(refused),
     }
 }
 
@@ -92,7 +101,7 @@ mod tests {
         let venv = venv_with(&format!("home = /x\nversion = {EMBEDDED_VERSION}.4\n"));
         let choice = choose(Some(venv.path()), None);
         assert_eq!(choice.executable, venv.path().join("bin/python"));
-        assert_eq!(choice.warning, None);
+        assert_eq!(choice.refused, None);
     }
 
     #[test]
@@ -100,7 +109,7 @@ mod tests {
         let venv = venv_with("version_info = 2.7.18\n");
         let choice = choose(Some(venv.path()), None);
         assert_eq!(choice.executable, PathBuf::from(BUILD_EXECUTABLE));
-        let warning = choice.warning.unwrap();
+        let warning = choice.refused.unwrap().to_string();
         assert!(warning.contains("Python 2.7"), "{warning}");
         assert!(
             warning.contains(&format!("Python {EMBEDDED_VERSION}")),
@@ -120,6 +129,6 @@ mod tests {
     fn no_venv_means_the_build_python() {
         let choice = choose(None, Some(Path::new("/usr/local/bin/jurigged")));
         assert_eq!(choice.executable, PathBuf::from(BUILD_EXECUTABLE));
-        assert_eq!(choice.warning, None);
+        assert_eq!(choice.refused, None);
     }
 }
