@@ -483,7 +483,12 @@ fn apply_paths(service: &Service, mut paths: Vec<PathBuf>, reads: &mut dyn Reads
     match result {
         Ok(applied) => {
             let mut files = service.files.lock().unwrap_or_else(|e| e.into_inner());
-            for (path, as_loaded, now) in applied.running_aliases {
+            for apply::StatementAlias {
+                path,
+                as_loaded,
+                now,
+            } in applied.running_aliases
+            {
                 if let Some(watched) = files.get_mut(&path) {
                     watched
                         .running_aliases
@@ -497,7 +502,7 @@ fn apply_paths(service: &Service, mut paths: Vec<PathBuf>, reads: &mut dyn Reads
                 }
             }
         }
-        Err(report) => {
+        Err(apply::NotApplied { traceback: report }) => {
             service
                 .retry
                 .lock()
