@@ -206,7 +206,10 @@ fn update_docstring(
     let py = function.py();
     let first_constant = |code: &Bound<'_, PyAny>| -> PyResult<Option<usize>> {
         let constants = code.getattr(intern!(py, "co_consts"))?;
-        Ok(constants.get_item(0).ok().map(|first| first.as_ptr() as usize))
+        Ok(constants
+            .get_item(0)
+            .ok()
+            .map(|first| first.as_ptr() as usize))
     };
     // The same docstring object (the code only moved): nothing to follow.
     if first_constant(old_code)? == first_constant(new_code)? {

@@ -80,7 +80,10 @@ fn future_flags(module: &Bound<'_, PyModule>) -> PyResult<i64> {
     };
     let globals = module.dict();
     let mut flags = 0;
-    for name in future.getattr(intern!(py, "all_feature_names"))?.try_iter()? {
+    for name in future
+        .getattr(intern!(py, "all_feature_names"))?
+        .try_iter()?
+    {
         let name: String = name?.extract()?;
         let feature = future.getattr(name.as_str())?;
         if let Some(value) = globals.get_item(&name)?

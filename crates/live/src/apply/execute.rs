@@ -91,9 +91,7 @@ pub fn execute<'py>(
                     // A binder that asks for the definition gets it before it is bound: no
                     // other thread ever sees what it would have replaced.
                     let through = match (&binder, defines.as_deref()) {
-                        (Some(binder), Some(name))
-                            if binder.binds(&binding(target, name)) =>
-                        {
+                        (Some(binder), Some(name)) if binder.binds(&binding(target, name)) => {
                             Some((Arc::clone(binder), name))
                         }
                         _ => None,

@@ -83,11 +83,7 @@ pub struct LiveObjects<'py> {
 }
 
 impl<'py> LiveObjects<'py> {
-    pub fn collect(
-        py: Python<'py>,
-        modules: &[LiveModule<'py>],
-        filename: &str,
-    ) -> PyResult<Self> {
+    pub fn collect(py: Python<'py>, modules: &[LiveModule<'py>], filename: &str) -> PyResult<Self> {
         let mut live = LiveObjects {
             functions: Vec::new(),
             conformers: Vec::new(),
@@ -173,7 +169,12 @@ impl<'py> LiveObjects<'py> {
                     .getattr(intern!(py, "co_filename"))?
                     .extract::<String>()?
                     == filename;
-            if matches && !self.functions.iter().any(|known| known.function.is(&object)) {
+            if matches
+                && !self
+                    .functions
+                    .iter()
+                    .any(|known| known.function.is(&object))
+            {
                 self.functions.push(LiveFunction {
                     line,
                     function: object,

@@ -17,9 +17,9 @@ mod live_objects;
 mod plan;
 mod running;
 mod shift;
-mod undo;
 #[cfg(test)]
 mod tests;
+mod undo;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -103,11 +103,7 @@ enum Report {
 }
 
 /// Applies every change or none.
-pub fn apply(
-    py: Python<'_>,
-    changes: &[FileChange],
-    log: &Logger,
-) -> Result<Applied, NotApplied> {
+pub fn apply(py: Python<'_>, changes: &[FileChange], log: &Logger) -> Result<Applied, NotApplied> {
     // Before anything changes (another thread may run during the batch), and true whether
     // it succeeds or not: every code object alive now came from the previous version.
     for change in changes {

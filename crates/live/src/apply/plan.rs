@@ -10,9 +10,7 @@ use pyo3::types::{PyModule, PyType};
 
 use jurigged_source::{Definition, Kind, Op};
 
-use super::compile::{
-    Compiler, Decorators, code_at, find, keep_lines, same_free_variables,
-};
+use super::compile::{Compiler, Decorators, code_at, find, keep_lines, same_free_variables};
 use super::live_objects::{LiveModule, LiveObjects};
 use super::running::{running_statements, skipped_runs};
 use super::shift::shift_lines;
@@ -174,8 +172,11 @@ pub fn prepare<'py>(
                     step
                 } else {
                     let defaults = if *defaults_changed {
-                        let scratch =
-                            compiler.compile(&keep_lines(&classes, definition, Decorators::Left))?;
+                        let scratch = compiler.compile(&keep_lines(
+                            &classes,
+                            definition,
+                            Decorators::Left,
+                        ))?;
                         Some(NewDefaults {
                             code: code_at(&scratch, &classes, None)?,
                             namespace: namespace_for(&main.module, &classes)?,
