@@ -10,9 +10,7 @@ mod apply;
 pub mod filter;
 pub mod hooks;
 pub mod log;
-mod namespace;
 pub mod python;
-mod running_source;
 pub mod watch;
 
 use std::collections::{HashMap, HashSet};

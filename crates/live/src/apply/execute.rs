@@ -11,13 +11,13 @@ use pyo3::types::{PyDict, PyFunction, PyModule};
 
 use super::Report;
 use super::capi::code_of;
+use super::class_namespace::{BindThrough, ClassNamespace};
 use super::commit::{Pending, PendingDelete, PendingSwap, Replaced, commit};
 use super::compile::child_code;
 use super::live_objects::{LiveModule, LiveObjects};
 use super::plan::{ExecTarget, Namespace, NewDefaults, Rebuilt, Step};
 use super::undo::Undo;
 use crate::hooks::{self, Binder, Binding};
-use crate::namespace::{BindThrough, ClassNamespace};
 
 /// The file whose steps run, and the live objects of every file of the batch.
 pub struct File<'a, 'py> {

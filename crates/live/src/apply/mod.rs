@@ -9,6 +9,7 @@
 
 #[allow(unsafe_code)]
 mod capi;
+mod class_namespace;
 mod commit;
 mod compile;
 mod execute;
@@ -16,6 +17,7 @@ mod linecache;
 mod live_objects;
 mod plan;
 mod running;
+mod running_source;
 mod shift;
 #[cfg(test)]
 mod tests;
@@ -107,7 +109,7 @@ pub fn apply(py: Python<'_>, changes: &[FileChange], log: &Logger) -> Result<App
     // Before anything changes (another thread may run during the batch), and true whether
     // it succeeds or not: every code object alive now came from the previous version.
     for change in changes {
-        crate::running_source::remember_running(py, &change.code_filename, &change.old_source);
+        running_source::remember_running(py, &change.code_filename, &change.old_source);
     }
     let mut undo = Undo::default();
     let mut reports = Vec::new();

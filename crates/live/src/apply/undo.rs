@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule};
 
 use super::capi::{code_of, defaults_of};
-use crate::namespace::ClassNamespace;
+use super::class_namespace::ClassNamespace;
 
 /// A function as it was before the batch gave it new code (and perhaps defaults).
 struct FunctionBefore {
