@@ -144,3 +144,55 @@ pub fn skipped_runs(ops: &[Op], running: &[RunningStatement]) -> Skips {
     }
     skips
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_running_loop_is_not_started_again_and_keeps_its_loaded_text() {
+        let old = "x = 1\nwhile True:\n    pass\n";
+        let new = "x = 1\nwhile True:\n    x += 1\n";
+        let changes = jurigged_source::changes(old, new).unwrap();
+        let running_loop = changes
+            .old_tree
+            .definitions
+            .iter()
+            .find(|d| d.kind == Kind::Statement && d.line == 2)
+            .unwrap();
+        let running = [RunningStatement {
+            old_line: 2,
+            first_token: running_loop.body_tokens[0].clone(),
+            as_loaded: running_loop.body_tokens.clone(),
+        }];
+        let skips = skipped_runs(&changes.ops, &running);
+        let delete = changes
+            .ops
+            .iter()
+            .position(|op| matches!(op, Op::Delete { line: 2, .. }))
+            .unwrap();
+        let run = changes
+            .ops
+            .iter()
+            .position(|op| matches!(op, Op::Run { line: 2, .. }))
+            .unwrap();
+        // The old version goes silently; the new one is not run, with a note.
+        assert_eq!(skips.skipped.get(&delete), Some(&None));
+        let note = skips.skipped[&run].as_deref().unwrap();
+        assert!(
+            note.contains("not re-running {module} @L2 (while True:)"),
+            "{note}"
+        );
+        assert_eq!(skips.left_running.len(), 1);
+        assert_eq!(skips.left_running[0].op, run);
+        assert_eq!(skips.left_running[0].as_loaded, running_loop.body_tokens);
+    }
+
+    #[test]
+    fn statements_not_running_are_all_applied() {
+        let changes = jurigged_source::changes("x = 1\ny = 2\n", "x = 1\ny = 3\n").unwrap();
+        let skips = skipped_runs(&changes.ops, &[]);
+        assert!(skips.skipped.is_empty());
+        assert!(skips.left_running.is_empty());
+    }
+}
