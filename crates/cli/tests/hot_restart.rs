@@ -692,3 +692,52 @@ fn a_crlf_script_is_revived_by_its_fix() {
     session.expect("outer finished with 400");
     assert_eq!(session.wait(), 0);
 }
+
+#[test]
+fn definitions_a_save_adds_to_a_wrapped_module_and_class_are_wrapped() {
+    // The main loop waits for the save to add a function to the imported module and a
+    // method to its class; both crash, and each must open the debugger, not end the program.
+    let main = "import time\nimport tools\n\n\nwhile not hasattr(tools, 'later'):\n    time.sleep(0.01)\nprint('later gave', tools.later())\nprint('method gave', tools.Box().size())\n";
+    let dir = project(main);
+    std::fs::write(
+        dir.path().join("tools.py"),
+        "class Box:\n    pass\n\n\ndef ratio(n):\n    return 1 / n\n",
+    )
+    .unwrap();
+    let mut session = spawn(dir.path(), &["--restart", "tools"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(
+        dir.path().join("tools.py"),
+        "class Box:\n    def size(self):\n        raise ValueError('no size')\n\n\ndef ratio(n):\n    return 1 / n\n\n\ndef later():\n    raise ValueError('added later')\n",
+    )
+    .unwrap();
+    let banner = session.expect("(Pdb) ");
+    assert!(
+        banner.contains("> tools.later: ValueError('added later')"),
+        "{banner}"
+    );
+    // Revived in place: the wrapper catches it, not a post-mortem of the whole program.
+    assert!(
+        banner.contains("> (c)ontinue to revive tools.later"),
+        "{banner}"
+    );
+    edit(
+        &dir.path().join("tools.py"),
+        "raise ValueError('added later')",
+        "return 'fixed'",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    session.expect("later gave fixed");
+    let banner = session.expect("(Pdb) ");
+    assert!(banner.contains("ValueError('no size')"), "{banner}");
+    edit(
+        &dir.path().join("tools.py"),
+        "raise ValueError('no size')",
+        "return 3",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    session.send("c\r");
+    session.expect("method gave 3");
+    assert_eq!(session.wait(), 0);
+}

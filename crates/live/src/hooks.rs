@@ -1,11 +1,12 @@
 //! What the engine tells whoever listens: typed events, delivered synchronously under the
 //! GIL, in the order the changes were applied. The engine knows nothing of its listeners
-//! (a log on stderr, the develoop, a full-screen interface, hot restart); they subscribe
-//! here.
+//! (a log on stderr, the develoop, a full-screen interface, a debugger); they subscribe
+//! here. One binder may also decide what new definitions bind (`set_binder`).
 
 use std::sync::{Arc, Mutex};
 
-use pyo3::Python;
+use pyo3::prelude::*;
+use pyo3::types::{PyModule, PyType};
 
 /// One thing the engine did or could not do.
 #[derive(Debug, Clone, Copy)]
@@ -101,4 +102,56 @@ pub fn emit(py: Python<'_>, event: &PatchEvent<'_>) {
 /// `emit` from a thread that may not hold the GIL; dropped when the interpreter is gone.
 pub fn emit_attached(event: &PatchEvent<'_>) {
     Python::try_attach(|py| emit(py, event));
+}
+
+/// A definition a save adds (or rebuilds), about to be bound in its module or class.
+pub struct Binding<'a, 'py> {
+    /// The module it runs in: its globals.
+    pub module: &'a Bound<'py, PyModule>,
+    /// The class whose body it stands in, if any.
+    pub class: Option<&'a Bound<'py, PyType>>,
+    /// The name it binds.
+    pub name: &'a str,
+}
+
+impl<'py> Binding<'_, 'py> {
+    /// The namespace the name is bound in: the class, or else the module.
+    pub fn holder(&self) -> &Bound<'py, PyAny> {
+        match self.class {
+            Some(class) => class.as_any(),
+            None => self.module.as_any(),
+        }
+    }
+}
+
+/// Decides what a new definition binds: a wrapper applied from outside (a debugger that
+/// wraps every function of the modules and classes it watches) applies to what a save adds.
+/// Called inside the batch's transaction: what it binds is undone with a failed batch.
+pub trait Binder: Send + Sync {
+    /// Whether this definition goes through `bind`; cheap, asked for every new definition.
+    fn binds(&self, binding: &Binding<'_, '_>) -> bool;
+
+    /// What to bind under `binding.name` instead of `value`.
+    fn bind<'py>(
+        &self,
+        binding: &Binding<'_, 'py>,
+        value: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>>;
+}
+
+static BINDER: Mutex<Option<Arc<dyn Binder>>> = Mutex::new(None);
+
+/// Passes every new definition through `binder` from now on (replacing any other).
+pub fn set_binder(binder: impl Binder + 'static) {
+    *BINDER.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(binder));
+}
+
+/// New definitions are bound as they are from now on.
+pub fn clear_binder() {
+    *BINDER.lock().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+/// The binder now, if any.
+pub(crate) fn binder() -> Option<Arc<dyn Binder>> {
+    BINDER.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }

@@ -9,9 +9,6 @@
 //! them holding the GIL; what happened goes to subscribers as `hooks::PatchEvent`s.
 #![deny(unsafe_code)]
 
-// The apply engine still calls CPython's C API directly in places (its own split is
-// under way separately).
-#[allow(unsafe_code)]
 mod apply;
 mod audit_hook;
 mod decode;
@@ -19,14 +16,11 @@ pub mod filter;
 mod held;
 pub mod hooks;
 pub mod log;
-#[allow(unsafe_code)]
-mod namespace;
 mod plan;
 pub mod python;
 mod reads;
 mod register;
 mod report;
-mod running_source;
 mod session;
 pub mod watch;
 

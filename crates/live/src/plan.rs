@@ -85,7 +85,12 @@ fn apply_paths(session: &Session, mut paths: Vec<PathBuf>, reads: &mut dyn Reads
     match result {
         Ok(applied) => {
             let mut files = lock(&session.files);
-            for (path, as_loaded, now) in applied.running_aliases {
+            for apply::StatementAlias {
+                path,
+                as_loaded,
+                now,
+            } in applied.running_aliases
+            {
                 if let Some(watched) = files.get_mut(&path) {
                     watched
                         .running_aliases
@@ -99,7 +104,7 @@ fn apply_paths(session: &Session, mut paths: Vec<PathBuf>, reads: &mut dyn Reads
                 }
             }
         }
-        Err(report) => {
+        Err(apply::NotApplied { traceback: report }) => {
             lock(&session.retry).extend(changes.iter().map(|c| c.path.clone()));
             hooks::emit_attached(&hooks::PatchEvent::NotApplied {
                 summary: &error_summary(&report),

@@ -14,6 +14,7 @@
 mod debugger;
 mod main_module;
 
+use jurigged_live::hooks::{self, Binder, Binding};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -42,12 +43,47 @@ pub fn register() {
     pyo3::append_to_inittab!(hot_restart_module);
 }
 
-/// Plugs hot restart's debugger into the develoop, and with `--restart PATTERN` wraps the
-/// functions and classes of watched modules whose name matches, as
-/// `hot_restart.wrap_modules` would: those loaded now, those imported later (an import
-/// hook), and the main module as it defines them when a pattern names it (`__main__`, or
-/// `main_name`: the script's name or the `-m` module).
+/// New definitions a save adds to a module or class hot restart wraps are wrapped before
+/// they are bound, inside the engine's transaction: no other thread ever calls them
+/// unwrapped, and a failed batch undoes the wrapping with the rest.
+struct Rewrap;
+
+impl Binder for Rewrap {
+    fn binds(&self, binding: &Binding<'_, '_>) -> bool {
+        // Set by wrap_module, wrap_class and --restart on what they wrap; a missing marker
+        // (the usual case) is just false.
+        binding
+            .holder()
+            .getattr("__hot_restart_wrapped__")
+            .and_then(|marker| marker.is_truthy())
+            .unwrap_or(false)
+    }
+
+    fn bind<'py>(
+        &self,
+        binding: &Binding<'_, 'py>,
+        value: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = value.py();
+        py.import("hot_restart")?.call_method1(
+            "_rewrapped",
+            (
+                binding.holder(),
+                binding.name,
+                binding.module.name()?,
+                value,
+            ),
+        )
+    }
+}
+
+/// Plugs hot restart into live patching (its rewrap of new definitions) and its debugger
+/// into the develoop; with `--restart PATTERN` wraps the functions and classes of watched
+/// modules whose name matches, as `hot_restart.wrap_modules` would: those loaded now, those
+/// imported later (an import hook), and the main module as it defines them when a pattern
+/// names it (`__main__`, or `main_name`: the script's name or the `-m` module).
 pub fn install(py: Python<'_>, patterns: &[String], main_name: Option<&str>) -> PyResult<()> {
+    hooks::set_binder(Rewrap);
     jurigged_develoop::set_debugger(debugger::post_mortem);
     if patterns.is_empty() {
         return Ok(());

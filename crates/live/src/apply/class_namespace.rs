@@ -5,9 +5,13 @@
 //! (so existing instances see them), names read come from the class and then the module,
 //! as in a real class body. Every change is recorded so that it can be undone.
 
+use std::sync::Arc;
+
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::types::{PyModule, PyType};
+
+use crate::hooks::{Binder, Binding};
 
 /// Names the compiler stores at the start of every class body; the live class has its own.
 const BOOKKEEPING: &[&str] = &[
@@ -21,27 +25,36 @@ const BOOKKEEPING: &[&str] = &[
 #[pyclass(mapping, module = "jurigged")]
 pub struct ClassNamespace {
     class: Py<PyType>,
-    /// (name, previous value in the class dict or None), in order.
-    undo: Vec<(String, Option<Py<PyAny>>)>,
+    /// What the body changed in the class dict, in order.
+    undo: Vec<Previous>,
     /// The `__class__` cell of the body, bound to the live class once the body ran.
     class_cell: Option<Py<PyAny>>,
-    /// A definition hot restart wraps before it is bound: (name, the module's name).
-    rewrap: Option<(String, Py<PyAny>)>,
+    through: Option<BindThrough>,
+}
+
+/// A name of the class dict before the body set or deleted it.
+struct Previous {
+    name: String,
+    /// None: the class had no such name of its own.
+    value: Option<Py<PyAny>>,
+}
+
+/// A new definition the body binds through a binder hook.
+pub struct BindThrough {
+    pub binder: Arc<dyn Binder>,
+    pub name: String,
+    /// The module the body runs in.
+    pub module: Py<PyModule>,
 }
 
 impl ClassNamespace {
-    pub fn new(class: Py<PyType>) -> ClassNamespace {
+    pub fn new(class: Py<PyType>, through: Option<BindThrough>) -> ClassNamespace {
         ClassNamespace {
             class,
             undo: Vec::new(),
             class_cell: None,
-            rewrap: None,
+            through,
         }
-    }
-
-    /// Binds `name` wrapped by hot restart (the class is one it wraps).
-    pub fn rewrap(&mut self, name: &str, module_name: Py<PyAny>) {
-        self.rewrap = Some((name.to_string(), module_name));
     }
 
     /// Points `super()` and `__class__` in the methods just defined at the live class.
@@ -53,18 +66,15 @@ impl ClassNamespace {
         Ok(())
     }
 
-    /// Puts the class back as it was before this namespace touched it.
+    /// Puts the class back as it was before this namespace touched it. Best effort: a
+    /// restore the class refuses does not stop the others.
     pub fn undo(&mut self, py: Python<'_>) {
         let class = self.class.bind(py);
-        for (name, previous) in self.undo.drain(..).rev() {
-            let result = match previous {
-                Some(value) => class.setattr(name.as_str(), value),
-                None => class.delattr(name.as_str()),
+        for previous in self.undo.drain(..).rev() {
+            let _ = match previous.value {
+                Some(value) => class.setattr(previous.name.as_str(), value),
+                None => class.delattr(previous.name.as_str()),
             };
-            if result.is_err() {
-                // SAFETY: clearing the error of a best-effort restore.
-                unsafe { pyo3::ffi::PyErr_Clear() };
-            }
         }
     }
 
@@ -79,8 +89,11 @@ impl ClassNamespace {
     }
 
     fn remember(&mut self, py: Python<'_>, name: &str) -> PyResult<()> {
-        let previous = self.own_value(py, name)?.map(Bound::unbind);
-        self.undo.push((name.to_string(), previous));
+        let value = self.own_value(py, name)?.map(Bound::unbind);
+        self.undo.push(Previous {
+            name: name.to_string(),
+            value,
+        });
         Ok(())
     }
 }
@@ -105,9 +118,14 @@ impl ClassNamespace {
         }
         self.remember(py, name)?;
         let class = self.class.bind(py);
-        let value = match &self.rewrap {
-            Some((wrapped, module_name)) if wrapped == name => {
-                super::apply::rewrapped(py, class.as_any(), name, module_name.bind(py), &value)?
+        let value = match &self.through {
+            Some(through) if through.name == name => {
+                let binding = Binding {
+                    module: through.module.bind(py),
+                    class: Some(class),
+                    name,
+                };
+                through.binder.bind(&binding, value)?
             }
             _ => value,
         };

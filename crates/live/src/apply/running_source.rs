@@ -1,11 +1,13 @@
 //! Frames still running code that a save replaced quote the source that code came from, in
-//! tracebacks, pdb and `inspect` (assets/python/running_source.py does the lookups).
+//! tracebacks, pdb and `inspect` (crates/live/python/running_source.py does the lookups).
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyModule};
 
-const SOURCE: &str = include_str!("../python/running_source.py");
+use crate::hooks::{self, PatchEvent};
+
+const SOURCE: &str = include_str!("../../python/running_source.py");
 const NAME: &str = "_jurigged_running_source";
 
 static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
@@ -31,10 +33,13 @@ pub fn remember_running(py: Python<'_>, filename: &str, previous_source: &str) {
     })();
     if let Err(err) = result {
         // Only tracebacks of running frames are at stake: say so, never stop the save.
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            format!("jurigged: tracebacks may quote new lines for code still running: {err}\n")
-                .as_bytes(),
+        hooks::emit(
+            py,
+            &PatchEvent::Problem {
+                text: &format!(
+                    "jurigged: tracebacks may quote new lines for code still running: {err}"
+                ),
+            },
         );
     }
 }
