@@ -1,0 +1,1 @@
+"""hot-restart, from jurigged-rs."""
