@@ -2,6 +2,7 @@
 //! copy of the corpus, and running a command with stdout and stderr as pipes.
 #![allow(dead_code)]
 
+pub mod package;
 pub mod program;
 pub mod pty;
 
